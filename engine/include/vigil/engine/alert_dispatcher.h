@@ -1,0 +1,55 @@
+// AlertDispatcher: the AlertConsumer that renders each AlertRecord into
+// DESIGN.md's alert JSON (id, key tags, message template) and writes it to
+// every sink.
+//
+// Thread-safety: called from the pipeline's alert thread only; counters are
+// atomics readable from any thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vigil/engine/key_table.h"
+#include "vigil/engine/logger.h"
+#include "vigil/engine/pipeline.h"
+#include "vigil/engine/rule.h"
+#include "vigil/engine/sink.h"
+
+namespace vigil {
+
+class AlertDispatcher final : public AlertConsumer {
+ public:
+  AlertDispatcher(const std::vector<std::shared_ptr<const Rule>>& rules, const KeyTable& keys,
+                  std::vector<Sink*> sinks, Logger* logger);
+
+  void Consume(const AlertRecord& alert) override;
+  void Idle() override;
+
+  uint64_t alerts() const { return alerts_.load(std::memory_order_relaxed); }
+  uint64_t sink_errors() const { return sink_errors_.load(std::memory_order_relaxed); }
+
+  // Renders the message template: {rule} {severity} {state} {value} {count}
+  // {ts} and any key tag by name ({zone}); unknown placeholders stay as they are.
+  static std::string RenderMessage(const std::string& tmpl, const AlertRecord& a, const RuleInfo& rule,
+                                   const KeyInfo& key);
+  static std::string RenderJson(const AlertRecord& a, const RuleInfo& rule, const KeyInfo& key,
+                                const std::string& id, const std::string& message);
+
+ private:
+  const std::vector<std::shared_ptr<const Rule>>& rules_;
+  const KeyTable& keys_;
+  std::vector<Sink*> sinks_;
+  Logger* logger_;
+  std::atomic<uint64_t> alerts_{0};
+  std::atomic<uint64_t> sink_errors_{0};
+  std::string json_, message_, id_;
+};
+
+// Appends `s` to `out` as a JSON string (quotes and escapes included).
+void AppendJsonString(std::string* out, std::string_view s);
+// Appends a number as JSON (shortest round-trip form; null for NaN/inf).
+void AppendJsonNumber(std::string* out, double v);
+
+}  // namespace vigil

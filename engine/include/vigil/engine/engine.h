@@ -1,0 +1,99 @@
+// Engine: owns one loaded configuration at run time and drives it — the
+// router loop over sources, the watermark, the pipeline, dead letters,
+// alert dispatch to sinks — until every source is finished or a stop is
+// requested.
+//
+// Watermark: each source's is its highest event ts minus its allowed
+// lateness; with several sources the engine watermark is the lowest among
+// sources that have delivered and are not finished (so no source's data is
+// made late by another's). A live source idle for a while also advances with
+// the wall clock (now - allowed lateness).
+// Lifecycle: construct, Run() once from one thread (it becomes the router
+// thread), read stats. RequestStop() may be called from any thread (signals).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vigil/engine/alert_dispatcher.h"
+#include "vigil/engine/key_table.h"
+#include "vigil/engine/logger.h"
+#include "vigil/engine/message.h"
+#include "vigil/engine/pipeline.h"
+#include "vigil/engine/rule.h"
+#include "vigil/engine/schema.h"
+#include "vigil/engine/sink.h"
+#include "vigil/engine/source.h"
+#include "vigil/engine/status.h"
+#include "vigil/engine/tag_interner.h"
+
+namespace vigil {
+
+// Receives rejected messages with their reason (the dead-letter sink).
+class DeadLetterWriter {
+ public:
+  virtual ~DeadLetterWriter() = default;
+  virtual void Write(std::string_view source, RejectReason reason, std::string_view where, std::string_view raw) = 0;
+  virtual void Flush() {}
+};
+
+struct EngineOptions {
+  uint32_t shards = 0;                 // 0 = hardware concurrency
+  size_t poll_batch = 4096;            // messages per Poll call
+  // Close open windows when every source finished (replay, file follow: false).
+  bool close_windows_at_end = true;
+};
+
+struct EngineStats {
+  uint64_t messages = 0;               // every message read, rejected ones included
+  std::array<uint64_t, static_cast<size_t>(RejectReason::kCount)> rejected{};
+  uint64_t alerts = 0;
+  uint64_t sink_errors = 0;
+  uint64_t late_events = 0;
+  uint64_t keys = 0;
+  uint64_t state_bytes = 0;
+  double seconds = 0;
+  std::vector<ShardStats> shards;
+  uint64_t event_latency_p50_ns = 0, event_latency_p99_ns = 0, event_latency_max_ns = 0;
+  uint64_t alert_latency_p50_ns = 0, alert_latency_p99_ns = 0;
+  uint64_t rejected_total() const {
+    uint64_t n = 0;
+    for (uint64_t r : rejected) n += r;
+    return n;
+  }
+};
+
+class Engine {
+ public:
+  Engine(Schema schema, std::unique_ptr<TagInterner> tags, std::vector<std::shared_ptr<const Rule>> rules,
+         std::vector<std::unique_ptr<Source>> sources, std::vector<std::unique_ptr<Sink>> sinks,
+         DeadLetterWriter* dead_letter, Logger* logger, EngineOptions options);
+  ~Engine();
+
+  // Runs until every source is finished (then closes windows if configured)
+  // or RequestStop(). Returns a runtime failure of a source, if any.
+  Status Run();
+  void RequestStop() { stop_.store(true, std::memory_order_relaxed); }
+  const EngineStats& stats() const { return stats_; }
+  uint32_t shards() const { return shards_; }
+
+ private:
+  class Router;
+  Schema schema_;
+  std::unique_ptr<TagInterner> tags_;
+  std::vector<std::shared_ptr<const Rule>> rules_;
+  std::vector<std::unique_ptr<Source>> sources_;
+  std::vector<std::unique_ptr<Sink>> sinks_;
+  DeadLetterWriter* dead_letter_;
+  Logger* logger_;
+  EngineOptions options_;
+  uint32_t shards_;
+  std::atomic<bool> stop_{false};
+  EngineStats stats_;
+};
+
+}  // namespace vigil

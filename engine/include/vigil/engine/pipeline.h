@@ -1,0 +1,111 @@
+// Pipeline: the sharded, lock-free core. One router thread (the caller of
+// Route/Flush/Finish) partitions events by key onto N shard threads through
+// bounded single-producer/single-consumer rings; each shard owns the state of
+// its keys for every rule; alerts leave each shard through its own ring to one
+// alert thread, which hands them to an AlertConsumer.
+//
+// Determinism: every event carries the source watermark at its arrival, and
+// every batch the watermark after it, so each shard fires window ends and
+// deadlines at exactly the same points of its key's stream whatever the shard
+// count. Backpressure: a full ring blocks the router; nothing is dropped.
+//
+// Lifecycle: construct, Start(), Route()/Flush() from one thread, Finish()
+// (closes open windows when `end_of_input`), which joins all threads.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "vigil/engine/alert.h"
+#include "vigil/engine/key_table.h"
+#include "vigil/engine/latency_histogram.h"
+#include "vigil/engine/message.h"
+#include "vigil/engine/rule.h"
+#include "vigil/engine/schema.h"
+#include "vigil/engine/status.h"
+#include "vigil/engine/tag_interner.h"
+
+namespace vigil {
+
+struct EventBatch;
+
+// Receives every alert, on the alert thread, in per-shard emission order.
+class AlertConsumer {
+ public:
+  virtual ~AlertConsumer() = default;
+  virtual void Consume(const AlertRecord& alert) = 0;
+  // Called when the alert thread found its rings empty (a good time to flush).
+  virtual void Idle() {}
+};
+
+struct PipelineOptions {
+  uint32_t shards = 2;          // 1..64. Default: number of cores
+  uint32_t batch_size = 256;    // events per ring hand-off
+  uint32_t ring_batches = 64;   // batches in flight per shard
+  uint32_t alert_ring = 4096;   // alerts in flight per shard
+};
+
+struct ShardStats {
+  uint64_t events = 0;          // events delivered to the shard
+  uint64_t keys = 0;            // keys with state, all rules
+  uint64_t state_bytes = 0;     // approximate bytes of rule state
+  uint64_t alerts = 0;
+};
+
+class Pipeline {
+ public:
+  Pipeline(const Schema& schema, TagInterner* tags, KeyTable* keys, std::vector<std::shared_ptr<const Rule>> rules,
+           PipelineOptions options, AlertConsumer* consumer);
+  ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  Status Start();
+
+  // Router thread. `m.ts` must be set (event time or ingest time).
+  void Route(const ParsedMessage& m, uint32_t source, int64_t watermark, int64_t ingest_ns) noexcept;
+  // The first message of the input had event time `ts` (call once, before Route).
+  void SetStart(int64_t ts) noexcept { start_ts_ = ts; }
+  // Hands every partial batch to its shard, with the watermark `watermark`.
+  void Flush(int64_t watermark) noexcept;
+  // Hands over what is pending with the final `watermark`, tells every shard
+  // to stop (closing open windows first when `end_of_input`), waits for every
+  // alert to reach the consumer, joins all threads.
+  void Finish(int64_t watermark, bool end_of_input);
+
+  uint32_t shards() const { return options_.shards; }
+  // After Finish(): per-shard counters and the merged latency histograms.
+  std::vector<ShardStats> Stats() const;
+  const LatencyHistogram& event_latency() const { return event_latency_; }
+  const LatencyHistogram& alert_latency() const { return alert_latency_; }
+
+ private:
+  class Shard;
+  class AlertOutputImpl;
+  EventBatch* Acquire(uint32_t shard);
+  void Send(uint32_t shard, int64_t watermark, bool end_of_input);
+  void AlertLoop();
+
+  const Schema& schema_;
+  TagInterner* tags_;
+  KeyTable* keys_;
+  std::vector<std::shared_ptr<const Rule>> rules_;
+  PipelineOptions options_;
+  AlertConsumer* consumer_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::vector<EventBatch*> current_;
+  std::vector<int64_t> sent_watermark_;
+  std::vector<std::vector<uint32_t>> keylist_tags_;
+  int64_t start_ts_ = kMinTime;
+  std::thread alert_thread_;
+  std::atomic<uint32_t> shards_done_{0};
+  LatencyHistogram event_latency_;
+  LatencyHistogram alert_latency_;
+  bool started_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace vigil

@@ -1,0 +1,77 @@
+// The rule interfaces the engine drives; rule kinds (event, window, deadman,
+// plugins) live in rules/ and implement them.
+//
+// A Rule is the immutable, loaded definition, shared by every thread. For
+// each shard the pipeline asks it for a RuleShard, which owns the state of
+// the keys that hash to that shard and is only ever called from that shard's
+// thread. Per message the shard first advances the watermark (calling
+// OnWatermark on every rule whose next_deadline() is due), then calls OnEvent.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vigil/engine/alert.h"
+#include "vigil/engine/event.h"
+#include "vigil/engine/key_table.h"
+#include "vigil/engine/tag_interner.h"
+
+namespace vigil {
+
+// What the engine and the sinks know about a rule.
+struct RuleInfo {
+  std::string name;
+  std::string kind;                 // "event", "window", "deadman"
+  std::string severity = "warning";
+  std::map<std::string, std::string> labels;
+  std::string message;              // template, may be empty
+  std::string when;                 // source text of the condition (for messages and the API)
+  std::vector<std::string> key_tags;
+  uint32_t keylist = 0;             // schema key-list slot
+  uint64_t definition_hash = 0;     // changes when the rule's definition changes
+};
+
+// Everything a RuleShard may touch at creation (main thread, before start).
+struct ShardContext {
+  uint32_t shard = 0;
+  uint32_t shard_count = 1;
+  uint32_t rule_index = 0;
+  KeyTable* keys = nullptr;
+  TagInterner* tags = nullptr;
+};
+
+class RuleShard {
+ public:
+  virtual ~RuleShard() = default;
+  // The source's first message had event time `start_ts` (called once, before any event).
+  virtual void OnStart(int64_t start_ts, AlertOutput& out) noexcept {}
+  // A message; the rule decides whether it sees it (key owned by this shard, match, fields).
+  virtual void OnEvent(const Event& event, AlertOutput& out) noexcept = 0;
+  // The watermark reached `watermark` >= next_deadline(): fire what is due, in time order.
+  virtual void OnWatermark(int64_t watermark, AlertOutput& out) noexcept {}
+  // End of a finite input: close what is open (windows).
+  virtual void OnEndOfInput(AlertOutput& out) noexcept {}
+  virtual size_t KeyCount() const noexcept = 0;
+  virtual size_t MemoryBytes() const noexcept = 0;
+
+  // Earliest event time at which OnWatermark has work; kMaxTime when none.
+  int64_t next_deadline() const noexcept { return next_deadline_; }
+  // Messages that arrived after one of their windows had closed.
+  uint64_t late_events() const noexcept { return late_events_; }
+
+ protected:
+  int64_t next_deadline_ = kMaxTime;
+  uint64_t late_events_ = 0;
+};
+
+class Rule {
+ public:
+  virtual ~Rule() = default;
+  virtual const RuleInfo& info() const = 0;
+  virtual std::unique_ptr<RuleShard> CreateShard(const ShardContext& ctx) const = 0;
+};
+
+}  // namespace vigil

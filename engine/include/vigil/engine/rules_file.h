@@ -1,0 +1,66 @@
+// RulesFile: the parsed rules file (DESIGN.md "Rules file"), before rules,
+// sources and sinks are built from it by their components.
+//
+// The engine reads the sections it owns (engine, http) and the parts of
+// sources common to all kinds (name, timestamp, allowed_lateness,
+// topic_tags); the kind-specific settings of sources and sinks, and the
+// rules, stay YAML nodes for bridges/ and rules/ to read, reporting errors
+// into the same ConfigErrors. Load-time only; single-threaded.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vigil/engine/config_errors.h"
+#include "vigil/engine/message.h"
+
+namespace vigil {
+
+struct EngineSettings {
+  uint32_t shards = 0;                      // 0 = number of cores. Not reloadable.
+  std::string state_dir = "./vigil-state";  // Default: ./vigil-state. Not reloadable.
+  int64_t checkpoint_interval_ms = 1000;    // Default: 1s
+  int64_t key_ttl_ms = 24 * 3600 * 1000;    // Default: 24h
+};
+
+struct HttpSettings {
+  std::string listen;                       // empty = no HTTP server
+  std::string token_env;
+};
+
+struct SourceSettings {
+  std::string name;
+  std::string kind;             // "file", "mqtt", "kafka", "http", "sim"
+  YAML::Node node;              // the whole source entry
+  YAML::Node kind_node;         // the kind's own settings
+  MessageFormat format;
+  int64_t allowed_lateness_ms = 0;
+  std::string topic_tags;
+};
+
+struct SinkSettings {
+  std::string kind;             // "stdout", "file", "mqtt", "kafka", "webhook", "influxdb"
+  YAML::Node node;              // the kind's own settings
+};
+
+struct RulesFile {
+  std::string path;
+  std::string directory;        // for relative paths inside the file
+  EngineSettings engine;
+  HttpSettings http;
+  std::vector<SourceSettings> sources;
+  std::vector<SinkSettings> sinks;
+  YAML::Node rules;             // sequence of rule maps (checked by rules/)
+};
+
+// Reads and checks the file. Returns false (with `errors` filled) on a YAML
+// syntax error or when the file cannot be read; section errors are recorded
+// in `errors` and loading continues, so callers check errors.empty().
+bool LoadRulesFile(const std::string& path, RulesFile* out, ConfigErrors& errors);
+// Same, from text (for tests and stdin); `path` is used in messages.
+bool LoadRulesText(const std::string& text, const std::string& path, RulesFile* out, ConfigErrors& errors);
+
+}  // namespace vigil

@@ -1,0 +1,33 @@
+// Sink: where alerts go (stdout, file, MQTT, Kafka, webhook). Implemented in
+// bridges/; called from the engine's alert thread only.
+#pragma once
+
+#include <string>
+
+#include "vigil/engine/alert.h"
+#include "vigil/engine/key_table.h"
+#include "vigil/engine/rule.h"
+#include "vigil/engine/status.h"
+
+namespace vigil {
+
+// One alert, with everything a sink may need to format it.
+struct AlertView {
+  const AlertRecord& record;
+  const RuleInfo& rule;
+  const KeyInfo& key;
+  const std::string& id;
+  const std::string& message;  // rendered message template
+  const std::string& json;     // DESIGN.md's alert object, one line, no newline
+};
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual const std::string& name() const = 0;
+  virtual Status Write(const AlertView& alert) = 0;
+  // Pushes buffered alerts out (called when the pipeline is idle and at exit).
+  virtual Status Flush() = 0;
+};
+
+}  // namespace vigil

@@ -1,0 +1,47 @@
+// Source: where messages come from (files, MQTT, Kafka, HTTP). Implemented in
+// bridges/; driven by the engine's router thread.
+//
+// The router calls Poll() in a loop; a source decodes what it has (JSON
+// with JsonMessageParser, CSV with CsvMessageDecoder) and hands each message
+// or rejection to the MessageHandler, without blocking for long. Sources
+// whose producers run on their own threads (broker callbacks) buffer
+// internally and drain in Poll.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "vigil/engine/message.h"
+#include "vigil/engine/schema.h"
+#include "vigil/engine/status.h"
+#include "vigil/engine/tag_interner.h"
+
+namespace vigil {
+
+class MessageHandler {
+ public:
+  virtual ~MessageHandler() = default;
+  // A decoded message. `raw` is its text (valid during the call).
+  virtual void OnMessage(ParsedMessage& message) = 0;
+  // A rejected message: `where` says where it came from ("data.ndjson:17").
+  virtual void OnReject(RejectReason reason, std::string_view raw, std::string_view where) = 0;
+};
+
+enum class PollState { kActive, kIdle, kFinished };
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual const std::string& name() const = 0;
+  // Router thread, before the first Poll. `schema` and `tags` outlive the source.
+  virtual Status Open(const Schema& schema, TagInterner* tags) = 0;
+  // Hands at most `max_messages` messages to `handler`. kIdle: nothing now;
+  // kFinished: nothing ever again. An error is a runtime failure of the source.
+  virtual Result<PollState> Poll(MessageHandler& handler, size_t max_messages) = 0;
+  // A live source's watermark also follows the wall clock (DESIGN.md).
+  virtual bool live() const { return false; }
+  virtual int64_t allowed_lateness_ms() const { return 0; }
+};
+
+}  // namespace vigil

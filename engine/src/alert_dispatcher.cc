@@ -1,0 +1,159 @@
+// AlertDispatcher: rendering and fan-out of alerts to sinks.
+#include "vigil/engine/alert_dispatcher.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+namespace vigil {
+
+void AppendJsonString(std::string* out, std::string_view s) {
+  out->push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out->append(buf);
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendJsonNumber(std::string* out, double v) {
+  if (!std::isfinite(v)) {
+    out->append("null");
+    return;
+  }
+  char buf[32];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, p);
+}
+
+AlertDispatcher::AlertDispatcher(const std::vector<std::shared_ptr<const Rule>>& rules, const KeyTable& keys,
+                                 std::vector<Sink*> sinks, Logger* logger)
+    : rules_(rules), keys_(keys), sinks_(std::move(sinks)), logger_(logger) {}
+
+std::string AlertDispatcher::RenderMessage(const std::string& tmpl, const AlertRecord& a, const RuleInfo& rule,
+                                           const KeyInfo& key) {
+  const char* state = a.state == AlertState::kRaised ? "raised" : "cleared";
+  if (tmpl.empty()) {
+    std::string m = rule.name + " " + state + ": " + rule.when;
+    if (!IsNull(a.value)) {
+      m += " (value ";
+      AppendJsonNumber(&m, a.value);
+      m += ")";
+    }
+    return m;
+  }
+  std::string out;
+  size_t i = 0;
+  while (i < tmpl.size()) {
+    size_t open = tmpl.find('{', i);
+    if (open == std::string::npos) break;
+    size_t close = tmpl.find('}', open);
+    if (close == std::string::npos) break;
+    out.append(tmpl, i, open - i);
+    const std::string name = tmpl.substr(open + 1, close - open - 1);
+    std::string value;
+    bool known = true;
+    if (name == "rule") value = rule.name;
+    else if (name == "severity") value = rule.severity;
+    else if (name == "state") value = state;
+    else if (name == "value") { if (IsNull(a.value)) value = "null"; else AppendJsonNumber(&value, a.value); }
+    else if (name == "count") value = std::to_string(a.count);
+    else if (name == "ts") value = std::to_string(a.ts);
+    else {
+      known = false;
+      for (size_t k = 0; k < rule.key_tags.size() && k < key.values.size(); ++k) {
+        if (rule.key_tags[k] == name) {
+          value = key.values[k];
+          known = true;
+        }
+      }
+    }
+    out += known ? value : tmpl.substr(open, close - open + 1);
+    i = close + 1;
+  }
+  out.append(tmpl, i, std::string::npos);
+  return out;
+}
+
+std::string AlertDispatcher::RenderJson(const AlertRecord& a, const RuleInfo& rule, const KeyInfo& key,
+                                        const std::string& id, const std::string& message) {
+  std::string j;
+  j.reserve(256);
+  j += "{\"id\":";
+  AppendJsonString(&j, id);
+  j += ",\"rule\":";
+  AppendJsonString(&j, rule.name);
+  j += ",\"key\":{";
+  for (size_t k = 0; k < rule.key_tags.size() && k < key.values.size(); ++k) {
+    if (k) j += ',';
+    AppendJsonString(&j, rule.key_tags[k]);
+    j += ':';
+    AppendJsonString(&j, key.values[k]);
+  }
+  j += "},\"state\":";
+  j += a.state == AlertState::kRaised ? "\"raised\"" : "\"cleared\"";
+  j += ",\"severity\":";
+  AppendJsonString(&j, rule.severity);
+  j += ",\"ts\":";
+  j += std::to_string(a.ts);
+  j += ",\"value\":";
+  AppendJsonNumber(&j, a.value);
+  j += ",\"count\":";
+  j += std::to_string(a.count);
+  j += ",\"labels\":{";
+  bool first = true;
+  for (const auto& [k, v] : rule.labels) {
+    if (!first) j += ',';
+    first = false;
+    AppendJsonString(&j, k);
+    j += ':';
+    AppendJsonString(&j, v);
+  }
+  j += "},\"message\":";
+  AppendJsonString(&j, message);
+  j += '}';
+  return j;
+}
+
+void AlertDispatcher::Consume(const AlertRecord& a) {
+  const RuleInfo& rule = rules_[a.rule]->info();
+  const KeyInfo& key = keys_.Get(a.key);
+  id_ = AlertId(rule.name, rule.key_tags.data(), key.values.data(), std::min(rule.key_tags.size(), key.values.size()),
+                a.raise_ts);
+  message_ = RenderMessage(rule.message, a, rule, key);
+  json_ = RenderJson(a, rule, key, id_, message_);
+  AlertView view{a, rule, key, id_, message_, json_};
+  for (Sink* s : sinks_) {
+    Status st = s->Write(view);
+    if (!st.ok()) {
+      sink_errors_.fetch_add(1, std::memory_order_relaxed);
+      logger_->Log(LogLevel::kError, "sink " + s->name() + ": " + st.message());
+    }
+  }
+  alerts_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void AlertDispatcher::Idle() {
+  for (Sink* s : sinks_) {
+    Status st = s->Flush();
+    if (!st.ok()) {
+      sink_errors_.fetch_add(1, std::memory_order_relaxed);
+      logger_->Log(LogLevel::kError, "sink " + s->name() + ": " + st.message());
+    }
+  }
+}
+
+}  // namespace vigil

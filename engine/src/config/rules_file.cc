@@ -1,0 +1,215 @@
+// LoadRulesFile: YAML -> RulesFile, with positioned errors.
+#include "vigil/engine/rules_file.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace vigil {
+
+namespace {
+
+void ReadEngine(const YAML::Node& n, EngineSettings* e, ConfigErrors& errors) {
+  if (!n.IsMap()) {
+    errors.Add(n, "'engine' must be a map, e.g. {shards: 2, state_dir: ./vigil-state}");
+    return;
+  }
+  CheckKeys(n, {"shards", "state_dir", "checkpoint_interval", "key_ttl"}, "'engine'", errors);
+  if (n["shards"]) {
+    if (auto v = ReadInt(n["shards"], "engine.shards", 0, 64, errors)) e->shards = static_cast<uint32_t>(*v);
+  }
+  if (n["state_dir"]) {
+    if (auto v = ReadString(n["state_dir"], "engine.state_dir", errors)) e->state_dir = *v;
+  }
+  if (n["checkpoint_interval"]) {
+    if (auto v = ReadDurationMs(n["checkpoint_interval"], "engine.checkpoint_interval", errors)) {
+      e->checkpoint_interval_ms = *v;
+    }
+  }
+  if (n["key_ttl"]) {
+    if (auto v = ReadDurationMs(n["key_ttl"], "engine.key_ttl", errors)) e->key_ttl_ms = *v;
+  }
+}
+
+void ReadHttp(const YAML::Node& n, HttpSettings* h, ConfigErrors& errors) {
+  if (!n.IsMap()) {
+    errors.Add(n, "'http' must be a map, e.g. {listen: 127.0.0.1:9464}");
+    return;
+  }
+  CheckKeys(n, {"listen", "token_env"}, "'http'", errors);
+  if (n["listen"]) {
+    if (auto v = ReadString(n["listen"], "http.listen", errors)) h->listen = *v;
+  }
+  if (n["token_env"]) {
+    if (auto v = ReadString(n["token_env"], "http.token_env", errors)) h->token_env = *v;
+  }
+}
+
+const std::vector<std::string> kSourceKinds = {"file", "mqtt", "kafka", "http", "sim"};
+const std::vector<std::string> kSinkKinds = {"stdout", "file", "mqtt", "kafka", "webhook", "influxdb"};
+
+void ReadTimestamp(const YAML::Node& n, SourceSettings* s, ConfigErrors& errors) {
+  if (n.IsScalar()) {  // shorthand: timestamp: field_name
+    s->format.ts_fields = {n.Scalar()};
+    return;
+  }
+  if (!n.IsMap()) {
+    errors.Add(n, "'timestamp' must be a map, e.g. {field: ts, unit: auto}");
+    return;
+  }
+  CheckKeys(n, {"field", "unit", "timezone"}, "'timestamp' of source '" + s->name + "'", errors);
+  if (n["field"]) {
+    if (auto v = ReadStringList(n["field"], "timestamp.field", errors)) s->format.ts_fields = *v;
+  }
+  if (n["unit"]) {
+    if (auto v = ReadString(n["unit"], "timestamp.unit", errors)) {
+      if (auto u = ParseTimeUnit(*v)) {
+        s->format.unit = *u;
+      } else {
+        errors.Add(n["unit"], "unknown timestamp unit '" + *v + "' (expected auto, s, ms, us, ns or iso)");
+      }
+    }
+  }
+  if (n["timezone"]) {
+    auto v = ReadString(n["timezone"], "timestamp.timezone", errors);
+    // "+02:00" style offsets; named zones would need tzdata and are refused clearly.
+    std::optional<int64_t> probe;
+    if (v) probe = TimestampFromString("1970-01-01T00:00:00" + *v, TimeUnit::kIso, 0);
+    if (v && (*v == "UTC" || *v == "Z")) {
+      s->format.default_offset_minutes = 0;
+    } else if (probe) {
+      s->format.default_offset_minutes = static_cast<int>(-*probe / 60000);
+    } else if (v) {
+      errors.Add(n["timezone"], "timezone must be UTC or an offset such as +02:00, got '" + *v + "'");
+    }
+  }
+}
+
+void ReadSource(const YAML::Node& n, size_t index, RulesFile* f, ConfigErrors& errors) {
+  SourceSettings s;
+  s.node = n;
+  if (!n.IsMap()) {
+    errors.Add(n, "each source must be a map with a name and one of: file, mqtt, kafka, http, sim");
+    return;
+  }
+  s.name = n["name"] && n["name"].IsScalar() ? n["name"].Scalar() : "source" + std::to_string(index + 1);
+  std::vector<std::string> allowed = {"name", "timestamp", "allowed_lateness", "topic_tags", "max_message_bytes"};
+  allowed.insert(allowed.end(), kSourceKinds.begin(), kSourceKinds.end());
+  CheckKeys(n, allowed, "source '" + s.name + "'", errors);
+  for (const auto& k : kSourceKinds) {
+    if (!n[k]) continue;
+    if (!s.kind.empty()) {
+      errors.Add(n[k], "source '" + s.name + "' has both '" + s.kind + "' and '" + k + "': give one kind per source");
+      continue;
+    }
+    s.kind = k;
+    s.kind_node = n[k];
+  }
+  if (s.kind.empty()) errors.Add(n, "source '" + s.name + "' needs one of: file, mqtt, kafka, http, sim");
+  if (n["timestamp"]) ReadTimestamp(n["timestamp"], &s, errors);
+  if (n["allowed_lateness"]) {
+    if (auto v = ReadDurationMs(n["allowed_lateness"], "allowed_lateness", errors)) s.allowed_lateness_ms = *v;
+  }
+  if (n["topic_tags"]) {
+    if (auto v = ReadString(n["topic_tags"], "topic_tags", errors)) s.topic_tags = *v;
+  }
+  if (n["max_message_bytes"]) {
+    if (auto v = ReadInt(n["max_message_bytes"], "max_message_bytes", 16, int64_t{1} << 30, errors)) {
+      s.format.max_message_bytes = static_cast<size_t>(*v);
+    }
+  }
+  for (const auto& other : f->sources) {
+    if (other.name == s.name) errors.Add(n["name"] ? n["name"] : n, "duplicate source name '" + s.name + "'");
+  }
+  f->sources.push_back(std::move(s));
+}
+
+void ReadSink(const YAML::Node& n, RulesFile* f, ConfigErrors& errors) {
+  if (!n.IsMap() || n.size() != 1) {
+    errors.Add(n, "each sink is a map with one kind, e.g. - stdout: {} or - file: {path: alerts.ndjson}");
+    return;
+  }
+  const std::string kind = n.begin()->first.Scalar();
+  if (std::find(kSinkKinds.begin(), kSinkKinds.end(), kind) == kSinkKinds.end()) {
+    std::string hint = DidYouMean(kind, kSinkKinds);
+    errors.Add(n.begin()->first, "unknown sink '" + kind + "'" +
+                                     (hint.empty() ? " (expected stdout, file, mqtt, kafka, webhook or influxdb)"
+                                                   : " (did you mean '" + hint + "'?)"));
+    return;
+  }
+  f->sinks.push_back(SinkSettings{kind, n.begin()->second});
+}
+
+bool Parse(const YAML::Node& root, RulesFile* f, ConfigErrors& errors) {
+  if (!root.IsDefined() || root.IsNull()) {
+    errors.Add(1, 1, "the rules file is empty: it needs at least a 'rules:' list");
+    return true;
+  }
+  if (!root.IsMap()) {
+    errors.Add(root, "the rules file must be a map with keys engine, http, sources, rules, sinks");
+    return true;
+  }
+  CheckKeys(root, {"engine", "http", "sources", "rules", "sinks"}, "the rules file", errors);
+  if (root["engine"]) ReadEngine(root["engine"], &f->engine, errors);
+  if (root["http"]) ReadHttp(root["http"], &f->http, errors);
+  if (root["sources"]) {
+    if (!root["sources"].IsSequence()) {
+      errors.Add(root["sources"], "'sources' must be a list");
+    } else {
+      size_t i = 0;
+      for (const auto& s : root["sources"]) ReadSource(s, i++, f, errors);
+    }
+  }
+  if (root["sinks"]) {
+    if (!root["sinks"].IsSequence()) {
+      errors.Add(root["sinks"], "'sinks' must be a list");
+    } else {
+      for (const auto& s : root["sinks"]) ReadSink(s, f, errors);
+    }
+  }
+  if (!root["rules"]) {
+    errors.Add(root, "the rules file has no 'rules:' list");
+  } else if (!root["rules"].IsSequence()) {
+    errors.Add(root["rules"], "'rules' must be a list of rules");
+  } else {
+    f->rules = root["rules"];
+  }
+  return true;
+}
+
+}  // namespace
+
+bool LoadRulesText(const std::string& text, const std::string& path, RulesFile* out, ConfigErrors& errors) {
+  out->path = path;
+  size_t slash = path.find_last_of('/');
+  out->directory = slash == std::string::npos ? "." : path.substr(0, slash);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    errors.Add(e.mark.line + 1, e.mark.column + 1, "YAML syntax error: " + e.msg);
+    return false;
+  } catch (const YAML::Exception& e) {
+    errors.Add(1, 1, std::string("YAML error: ") + e.what());
+    return false;
+  }
+  try {
+    return Parse(root, out, errors);
+  } catch (const YAML::Exception& e) {
+    errors.Add(e.mark.line + 1, e.mark.column + 1, e.msg);
+    return false;
+  }
+}
+
+bool LoadRulesFile(const std::string& path, RulesFile* out, ConfigErrors& errors) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    errors.Add(1, 1, "cannot open the rules file (does it exist and is it readable?)");
+    return false;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return LoadRulesText(ss.str(), path, out, errors);
+}
+
+}  // namespace vigil

@@ -1,0 +1,264 @@
+// JsonMessageParser implementation: a validating on-demand walk that fills
+// the schema's slots as it meets them.
+#include "vigil/engine/json_parser.h"
+
+#include <simdjson.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace vigil {
+
+namespace od = simdjson::ondemand;
+
+namespace {
+
+// One name at one nesting level of the schema's paths.
+struct PathNode {
+  std::string name;
+  int field = -1;    // field slot
+  int tag = -1;      // tag slot
+  int ts_rank = -1;  // priority among timestamp candidates (0 = best)
+  std::vector<PathNode> children;
+  mutable uint64_t seen_generation = 0;  // first occurrence wins
+};
+
+PathNode* FindOrAdd(std::vector<PathNode>* nodes, std::string_view name) {
+  for (auto& n : *nodes) {
+    if (n.name == name) return &n;
+  }
+  nodes->push_back(PathNode{std::string(name)});
+  return &nodes->back();
+}
+
+PathNode* AddPath(std::vector<PathNode>* roots, std::string_view path) {
+  std::vector<PathNode>* level = roots;
+  PathNode* node = nullptr;
+  while (true) {
+    size_t dot = path.find('.');
+    node = FindOrAdd(level, path.substr(0, dot));
+    if (dot == std::string_view::npos) return node;
+    path.remove_prefix(dot + 1);
+    level = &node->children;
+  }
+}
+
+const PathNode* Lookup(const std::vector<PathNode>& nodes, std::string_view name) {
+  for (const auto& n : nodes) {
+    if (n.name.size() == name.size() && std::memcmp(n.name.data(), name.data(), name.size()) == 0) return &n;
+  }
+  return nullptr;
+}
+
+// True when the whole input was consumed (no trailing content).
+bool AtEnd(od::document& doc) {
+  return doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
+}
+
+std::string_view TrimRight(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+}  // namespace
+
+struct JsonMessageParser::Impl {
+  const Schema& schema;
+  TagInterner* interner;
+  od::parser parser;
+  std::vector<PathNode> roots;
+  uint64_t generation = 0;
+  int max_depth = 64;
+  std::string padded;        // copy of a message lacking padding
+  std::string ts_text;       // timestamp text of the current message
+  bool ts_is_string = false;
+  int ts_rank = -1;
+  ParsedMessage* out = nullptr;
+
+  Impl(const Schema& s, TagInterner* t) : schema(s), interner(t) {}
+
+  // Validates and skips any value. Returns kNone or the rejection reason.
+  RejectReason Consume(od::value v, int depth) noexcept {
+    od::json_type type;
+    if (v.type().get(type)) return RejectReason::kInvalidJson;
+    switch (type) {
+      case od::json_type::object: {
+        if (depth + 1 > max_depth) return RejectReason::kTooDeep;
+        od::object obj;
+        if (v.get_object().get(obj)) return RejectReason::kInvalidJson;
+        for (auto field : obj) {
+          std::string_view key;
+          if (field.unescaped_key().get(key)) return RejectReason::kInvalidJson;
+          od::value child;
+          if (field.value().get(child)) return RejectReason::kInvalidJson;
+          RejectReason r = Consume(child, depth + 1);
+          if (r != RejectReason::kNone) return r;
+        }
+        return RejectReason::kNone;
+      }
+      case od::json_type::array: {
+        if (depth + 1 > max_depth) return RejectReason::kTooDeep;
+        od::array arr;
+        if (v.get_array().get(arr)) return RejectReason::kInvalidJson;
+        for (auto element : arr) {
+          od::value child;
+          if (element.get(child)) return RejectReason::kInvalidJson;
+          RejectReason r = Consume(child, depth + 1);
+          if (r != RejectReason::kNone) return r;
+        }
+        return RejectReason::kNone;
+      }
+      case od::json_type::number: {
+        double d;
+        return v.get_double().get(d) ? RejectReason::kInvalidJson : RejectReason::kNone;
+      }
+      case od::json_type::string: {
+        std::string_view s;
+        return v.get_string().get(s) ? RejectReason::kInvalidJson : RejectReason::kNone;
+      }
+      case od::json_type::boolean: {
+        bool b;
+        return v.get_bool().get(b) ? RejectReason::kInvalidJson : RejectReason::kNone;
+      }
+      case od::json_type::null: {
+        bool is_null = false;
+        return (v.is_null().get(is_null) || !is_null) ? RejectReason::kInvalidJson : RejectReason::kNone;
+      }
+    }
+    return RejectReason::kInvalidJson;
+  }
+
+  void SetTs(const PathNode& node, std::string_view text, bool is_string) {
+    if (node.ts_rank < 0) return;
+    if (ts_rank >= 0 && ts_rank <= node.ts_rank) return;
+    ts_rank = node.ts_rank;
+    ts_text.assign(text);
+    ts_is_string = is_string;
+  }
+
+  RejectReason WalkObject(od::object obj, const std::vector<PathNode>& nodes, int depth) noexcept {
+    for (auto field : obj) {
+      std::string_view key;
+      if (field.unescaped_key().get(key)) return RejectReason::kInvalidJson;
+      od::value v;
+      if (field.value().get(v)) return RejectReason::kInvalidJson;
+      const PathNode* node = Lookup(nodes, key);
+      if (node == nullptr || node->seen_generation == generation) {
+        RejectReason r = Consume(v, depth);
+        if (r != RejectReason::kNone) return r;
+        continue;
+      }
+      node->seen_generation = generation;
+      RejectReason r = TakeValue(v, *node, depth);
+      if (r != RejectReason::kNone) return r;
+    }
+    return RejectReason::kNone;
+  }
+
+  RejectReason TakeValue(od::value v, const PathNode& node, int depth) noexcept {
+    od::json_type type;
+    if (v.type().get(type)) return RejectReason::kInvalidJson;
+    switch (type) {
+      case od::json_type::number: {
+        std::string_view raw = TrimRight(v.raw_json_token());
+        double d;
+        if (v.get_double().get(d)) return RejectReason::kInvalidJson;
+        if (node.field >= 0) out->fields[node.field] = d;
+        if (node.tag >= 0) out->tags[node.tag] = interner->Intern(raw);
+        SetTs(node, raw, false);
+        return RejectReason::kNone;
+      }
+      case od::json_type::string: {
+        std::string_view s;
+        if (v.get_string().get(s)) return RejectReason::kInvalidJson;
+        if (node.tag >= 0) out->tags[node.tag] = interner->Intern(s);
+        SetTs(node, s, true);
+        return RejectReason::kNone;
+      }
+      case od::json_type::boolean: {
+        bool b;
+        if (v.get_bool().get(b)) return RejectReason::kInvalidJson;
+        if (node.field >= 0) out->fields[node.field] = b ? 1.0 : 0.0;
+        if (node.tag >= 0) out->tags[node.tag] = interner->Intern(b ? "true" : "false");
+        return RejectReason::kNone;
+      }
+      case od::json_type::object: {
+        if (node.children.empty()) return Consume(v, depth);
+        if (depth + 1 > max_depth) return RejectReason::kTooDeep;
+        od::object obj;
+        if (v.get_object().get(obj)) return RejectReason::kInvalidJson;
+        return WalkObject(obj, node.children, depth + 1);
+      }
+      default:
+        return Consume(v, depth);
+    }
+  }
+};
+
+JsonMessageParser::JsonMessageParser(const Schema& schema, MessageFormat format, TagInterner* tags)
+    : impl_(std::make_unique<Impl>(schema, tags)), format_(std::move(format)) {
+  impl_->max_depth = format_.max_depth;
+  for (uint32_t i = 0; i < schema.field_count(); ++i) AddPath(&impl_->roots, schema.field_path(i))->field = i;
+  for (uint32_t i = 0; i < schema.tag_count(); ++i) AddPath(&impl_->roots, schema.tag_name(i))->tag = i;
+  for (size_t i = 0; i < format_.ts_fields.size(); ++i) {
+    PathNode* n = AddPath(&impl_->roots, format_.ts_fields[i]);
+    if (n->ts_rank < 0) n->ts_rank = static_cast<int>(i);
+  }
+}
+
+JsonMessageParser::~JsonMessageParser() = default;
+
+RejectReason JsonMessageParser::Parse(const char* data, size_t len, size_t capacity, ParsedMessage* out) noexcept {
+  if (len > format_.max_message_bytes) return RejectReason::kTooLarge;
+  Impl& im = *impl_;
+  out->has_ts = false;
+  out->fields.assign(im.schema.field_count(), NullValue());
+  out->tags.assign(im.schema.tag_count(), kNoTag);
+  im.out = out;
+  im.ts_rank = -1;
+  ++im.generation;
+  if (capacity < len + simdjson::SIMDJSON_PADDING) {
+    im.padded.assign(data, len);
+    im.padded.resize(len + simdjson::SIMDJSON_PADDING, ' ');
+    data = im.padded.data();
+    capacity = im.padded.size();
+  }
+  od::document doc;
+  if (im.parser.iterate(data, len, capacity).get(doc)) return RejectReason::kInvalidJson;
+  od::json_type type;
+  if (doc.type().get(type)) return RejectReason::kInvalidJson;
+  if (type != od::json_type::object) {
+    od::value v;
+    // Validate the non-object so that "not an object" is only said of valid JSON.
+    if (type == od::json_type::array) {
+      od::array arr;
+      if (doc.get_array().get(arr)) return RejectReason::kInvalidJson;
+      for (auto element : arr) {
+        od::value child;
+        if (element.get(child)) return RejectReason::kInvalidJson;
+        if (im.Consume(child, 1) != RejectReason::kNone) return RejectReason::kInvalidJson;
+      }
+      if (!AtEnd(doc)) return RejectReason::kInvalidJson;
+    }
+    return RejectReason::kNotObject;
+  }
+  od::object obj;
+  if (doc.get_object().get(obj)) return RejectReason::kInvalidJson;
+  RejectReason r = im.WalkObject(obj, im.roots, 1);
+  if (r != RejectReason::kNone) return r;
+  if (!AtEnd(doc)) return RejectReason::kTrailingGarbage;
+  if (im.ts_rank >= 0) {
+    std::optional<int64_t> ts = im.ts_is_string
+        ? TimestampFromString(im.ts_text, format_.unit, format_.default_offset_minutes)
+        : TimestampFromNumberText(im.ts_text, format_.unit == TimeUnit::kIso ? TimeUnit::kAuto : format_.unit);
+    if (!ts) return RejectReason::kBadTimestamp;
+    out->has_ts = true;
+    out->ts = *ts;
+  }
+  return RejectReason::kNone;
+}
+
+}  // namespace vigil

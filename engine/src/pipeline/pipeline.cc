@@ -1,0 +1,289 @@
+// Pipeline implementation: router-side batching, shard workers, alert thread.
+#include "vigil/engine/pipeline.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "pipeline/event_batch.h"
+#include "vigil/engine/spsc_ring.h"
+
+namespace vigil {
+
+namespace {
+int64_t SteadyNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+constexpr uint32_t kLatencySampleMask = 63;  // measure one event in 64
+}  // namespace
+
+// Pushes a shard's alerts into its alert ring (blocking when full).
+class Pipeline::AlertOutputImpl final : public AlertOutput {
+ public:
+  explicit AlertOutputImpl(SpscRing<AlertRecord>* ring) : ring_(ring) {}
+  void Emit(const AlertRecord& alert) noexcept override {
+    ring_->Push(alert);
+    ++count_;
+  }
+  uint64_t count() const { return count_; }
+
+ private:
+  SpscRing<AlertRecord>* ring_;
+  uint64_t count_ = 0;
+};
+
+class Pipeline::Shard {
+ public:
+  Shard(uint32_t index, const PipelineOptions& opt, const Schema& schema)
+      : index_(index),
+        in_(opt.ring_batches),
+        free_(opt.ring_batches + 4),
+        alerts_(opt.alert_ring),
+        output_(&alerts_) {
+    for (uint32_t i = 0; i < opt.ring_batches + 2; ++i) {
+      batches_.push_back(std::make_unique<EventBatch>(opt.batch_size, schema.field_count(), schema.tag_count(),
+                                                      schema.keylist_count()));
+      free_.Push(batches_.back().get());
+    }
+  }
+
+  void Run(std::atomic<uint32_t>* done) {
+    EventBatch* batch = nullptr;
+    while (true) {
+      in_.Pop(&batch);
+      Process(*batch);
+      const bool end = batch->end_of_input;
+      const bool last = batch->last;
+      if (end) {
+        for (auto& r : rules_) r->OnEndOfInput(output_);
+      }
+      free_.Push(batch);
+      if (last || end) break;
+    }
+    done_ = true;
+    done->fetch_add(1, std::memory_order_release);
+  }
+
+  void Process(const EventBatch& b) {
+    if (!started_ && b.start_ts != kMinTime) {
+      started_ = true;
+      for (auto& r : rules_) r->OnStart(b.start_ts, output_);
+      RecomputeDeadline();
+    }
+    for (uint32_t i = 0; i < b.count; ++i) {
+      const Event e = b.Get(i);
+      Advance(e.watermark);
+      int64_t deadline = kMaxTime;
+      for (auto& r : rules_) {
+        r->OnEvent(e, output_);
+        deadline = std::min(deadline, r->next_deadline());
+      }
+      next_deadline_ = deadline;
+      ++events_;
+      if ((events_ & kLatencySampleMask) == 0 && e.ingest_ns != 0) {
+        latency_.Record(static_cast<uint64_t>(SteadyNowNs() - e.ingest_ns));
+      }
+    }
+    Advance(b.end_watermark);
+  }
+
+  void Advance(int64_t wm) {
+    if (wm <= watermark_) return;
+    watermark_ = wm;
+    if (wm < next_deadline_) return;
+    for (auto& r : rules_) {
+      if (wm >= r->next_deadline()) r->OnWatermark(wm, output_);
+    }
+    RecomputeDeadline();
+  }
+
+  void RecomputeDeadline() {
+    int64_t d = kMaxTime;
+    for (auto& r : rules_) d = std::min(d, r->next_deadline());
+    next_deadline_ = d;
+  }
+
+  uint32_t index_;
+  SpscRing<EventBatch*> in_;
+  SpscRing<EventBatch*> free_;
+  SpscRing<AlertRecord> alerts_;
+  AlertOutputImpl output_;
+  std::vector<std::unique_ptr<EventBatch>> batches_;
+  std::vector<std::unique_ptr<RuleShard>> rules_;
+  std::thread thread_;
+  int64_t watermark_ = kMinTime;
+  int64_t next_deadline_ = kMaxTime;
+  uint64_t events_ = 0;
+  bool started_ = false;
+  std::atomic<bool> done_{false};
+  LatencyHistogram latency_;
+};
+
+Pipeline::Pipeline(const Schema& schema, TagInterner* tags, KeyTable* keys,
+                   std::vector<std::shared_ptr<const Rule>> rules, PipelineOptions options, AlertConsumer* consumer)
+    : schema_(schema), tags_(tags), keys_(keys), rules_(std::move(rules)), options_(options), consumer_(consumer) {
+  if (options_.shards == 0) options_.shards = 1;
+  if (options_.shards > 64) options_.shards = 64;
+  for (uint32_t k = 0; k < schema_.keylist_count(); ++k) keylist_tags_.push_back(schema_.keylist(k));
+}
+
+Pipeline::~Pipeline() {
+  if (started_ && !finished_) Finish(kMinTime, false);
+}
+
+Status Pipeline::Start() {
+  if (keys_->shards() != options_.shards) {
+    return Status::InvalidArgument("key table built for " + std::to_string(keys_->shards()) + " shards, pipeline has " +
+                                   std::to_string(options_.shards));
+  }
+  for (uint32_t s = 0; s < options_.shards; ++s) {
+    auto shard = std::make_unique<Shard>(s, options_, schema_);
+    for (uint32_t r = 0; r < rules_.size(); ++r) {
+      ShardContext ctx{s, options_.shards, r, keys_, tags_};
+      shard->rules_.push_back(rules_[r]->CreateShard(ctx));
+    }
+    shard->RecomputeDeadline();
+    shards_.push_back(std::move(shard));
+  }
+  current_.assign(options_.shards, nullptr);
+  sent_watermark_.assign(options_.shards, kMinTime);
+  for (auto& s : shards_) {
+    Shard* raw = s.get();
+    raw->thread_ = std::thread([raw, this] { raw->Run(&shards_done_); });
+  }
+  alert_thread_ = std::thread([this] { AlertLoop(); });
+  started_ = true;
+  return Status::Ok();
+}
+
+EventBatch* Pipeline::Acquire(uint32_t shard) {
+  EventBatch*& b = current_[shard];
+  if (b == nullptr) {
+    shards_[shard]->free_.Pop(&b);
+    b->Reset();
+  }
+  return b;
+}
+
+void Pipeline::Send(uint32_t shard, int64_t watermark, bool end_of_input) {
+  EventBatch* b = Acquire(shard);
+  b->end_watermark = watermark;
+  b->start_ts = start_ts_;
+  b->end_of_input = end_of_input;
+  sent_watermark_[shard] = watermark;
+  current_[shard] = nullptr;
+  shards_[shard]->in_.Push(b);
+}
+
+void Pipeline::Route(const ParsedMessage& m, uint32_t source, int64_t watermark, int64_t ingest_ns) noexcept {
+  const size_t nkeys = keylist_tags_.size();
+  KeyId key_ids[64];
+  uint8_t key_shards[64];
+  uint64_t mask = 0;
+  for (size_t k = 0; k < nkeys && k < 64; ++k) {
+    const auto& slots = keylist_tags_[k];
+    uint32_t tag_ids[8];
+    bool complete = slots.size() <= 8;
+    for (size_t t = 0; complete && t < slots.size(); ++t) {
+      tag_ids[t] = m.tags[slots[t]];
+      complete = tag_ids[t] != kNoTag;
+    }
+    key_ids[k] = kNoKey;
+    key_shards[k] = 0;
+    if (!complete) continue;
+    KeyId id = keys_->Intern(static_cast<uint32_t>(k), tag_ids, slots.size(), *tags_);
+    if (id == kNoKey) continue;
+    key_ids[k] = id;
+    key_shards[k] = static_cast<uint8_t>(keys_->Get(id).shard);
+    mask |= uint64_t{1} << key_shards[k];
+  }
+  while (mask != 0) {
+    const uint32_t s = static_cast<uint32_t>(__builtin_ctzll(mask));
+    mask &= mask - 1;
+    EventBatch* b = Acquire(s);
+    const uint32_t i = b->count++;
+    b->ts[i] = m.ts;
+    b->watermark[i] = watermark;
+    b->ingest_ns[i] = ingest_ns;
+    b->source[i] = source;
+    if (b->nfields) std::memcpy(&b->fields[i * b->nfields], m.fields.data(), b->nfields * sizeof(double));
+    if (b->ntags) std::memcpy(&b->tags[i * b->ntags], m.tags.data(), b->ntags * sizeof(uint32_t));
+    if (nkeys) {
+      std::memcpy(&b->keys[i * nkeys], key_ids, nkeys * sizeof(KeyId));
+      std::memcpy(&b->key_shards[i * nkeys], key_shards, nkeys);
+    }
+    if (b->full()) Send(s, watermark, false);
+  }
+}
+
+void Pipeline::Flush(int64_t watermark) noexcept {
+  for (uint32_t s = 0; s < options_.shards; ++s) {
+    const bool has_events = current_[s] != nullptr && current_[s]->count > 0;
+    if (has_events || watermark > sent_watermark_[s]) Send(s, watermark, false);
+  }
+}
+
+void Pipeline::Finish(int64_t watermark, bool end_of_input) {
+  if (!started_ || finished_) return;
+  for (uint32_t s = 0; s < options_.shards; ++s) {
+    EventBatch* b = Acquire(s);
+    b->end_watermark = std::max(watermark, sent_watermark_[s]);
+    b->start_ts = start_ts_;
+    b->end_of_input = end_of_input;
+    b->last = true;
+    current_[s] = nullptr;
+    shards_[s]->in_.Push(b);
+  }
+  for (auto& s : shards_) s->thread_.join();
+  alert_thread_.join();
+  for (auto& s : shards_) event_latency_.Merge(s->latency_);
+  finished_ = true;
+}
+
+void Pipeline::AlertLoop() {
+  AlertRecord a;
+  while (true) {
+    bool any = false;
+    for (auto& s : shards_) {
+      while (s->alerts_.TryPop(&a)) {
+        any = true;
+        if (a.ingest_ns != 0) alert_latency_.Record(static_cast<uint64_t>(SteadyNowNs() - a.ingest_ns));
+        consumer_->Consume(a);
+      }
+    }
+    if (any) continue;
+    if (shards_done_.load(std::memory_order_acquire) == shards_.size()) {
+      // Shards are done: drain what they pushed before finishing.
+      bool more = false;
+      for (auto& s : shards_) {
+        while (s->alerts_.TryPop(&a)) {
+          more = true;
+          consumer_->Consume(a);
+        }
+      }
+      if (!more) break;
+      continue;
+    }
+    consumer_->Idle();
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  consumer_->Idle();
+}
+
+std::vector<ShardStats> Pipeline::Stats() const {
+  std::vector<ShardStats> out;
+  for (const auto& s : shards_) {
+    ShardStats st;
+    st.events = s->events_;
+    st.alerts = s->output_.count();
+    for (const auto& r : s->rules_) {
+      st.keys += r->KeyCount();
+      st.state_bytes += r->MemoryBytes();
+    }
+    out.push_back(st);
+  }
+  return out;
+}
+
+}  // namespace vigil

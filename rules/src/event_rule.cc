@@ -1,0 +1,165 @@
+// EventRule and its per-shard state machine.
+#include "event_rule.h"
+
+#include "aggregate/ewma.h"
+#include "aggregate/sliding_series.h"
+
+namespace vigil::rules {
+
+EventRule::EventRule(RuleCommon common, CompiledExpr when, std::unique_ptr<CompiledExpr> clear_when, int64_t for_ms,
+                     const std::vector<AggregateRef>& aggregates)
+    : common_(std::move(common)), when_(std::move(when)), clear_(std::move(clear_when)), for_ms_(for_ms) {
+  for (const AggregateRef& ref : aggregates) {
+    AggSource src;
+    src.kind = ref.kind;
+    if (ref.is_ewma) {
+      src.is_ewma = true;
+      uint32_t i = 0;
+      while (i < ewmas_.size() && !(ewmas_[i].field == ref.field && ewmas_[i].tau_ms == ref.tau_ms)) ++i;
+      if (i == ewmas_.size()) ewmas_.push_back({ref.field, ref.tau_ms});
+      src.index = i;
+    } else {
+      uint32_t i = 0;
+      while (i < series_.size() && !(series_[i].field == ref.field && series_[i].window_ms == ref.window_ms)) ++i;
+      if (i == series_.size()) series_.push_back({ref.field, ref.window_ms, 0});
+      series_[i].kinds |= AggBit(ref.kind);
+      src.index = i;
+    }
+    agg_sources_.push_back(src);
+  }
+}
+
+namespace {
+
+class EventRuleShard final : public RuleShard {
+ public:
+  EventRuleShard(const EventRule& rule, const ShardContext& ctx)
+      : rule_(rule), common_(rule.common()), shard_(ctx.shard), rule_index_(ctx.rule_index),
+        aggs_(rule.agg_sources().size()) {}
+
+  void OnEvent(const Event& e, AlertOutput& out) noexcept override {
+    const KeyId key = common_.OwnedKey(e, shard_);
+    if (key == kNoKey || !common_.CarriesNamedField(e)) return;
+    KeyState& st = State(key);
+    UpdateAggregates(st, e);
+    const EvalInput in{e.fields, e.tags, aggs_.data()};
+    const double when = rule_.when().program.Eval(in);
+    switch (st.phase) {
+      case Phase::kOk:
+        if (when != 1.0) return;
+        if (rule_.for_ms() <= 0) {
+          Raise(st, key, e, in, out);
+        } else {
+          st.phase = Phase::kPending;
+          st.t0 = e.ts;
+        }
+        return;
+      case Phase::kPending:
+        if (when == 0.0) {
+          st.phase = Phase::kOk;
+        } else if (when == 1.0 && e.ts - st.t0 >= rule_.for_ms()) {
+          Raise(st, key, e, in, out);
+        }
+        return;
+      case Phase::kFiring: {
+        if (when == 1.0) ++st.count;
+        const bool clear = rule_.clear_when() != nullptr ? rule_.clear_when()->program.Eval(in) == 1.0 : when == 0.0;
+        if (clear) {
+          Emit(st, key, e, in, AlertState::kCleared, out);
+          st.phase = Phase::kOk;
+        }
+        return;
+      }
+    }
+  }
+
+  size_t KeyCount() const noexcept override { return states_.size(); }
+  size_t MemoryBytes() const noexcept override {
+    size_t bytes = index_.MemoryBytes() + states_.capacity() * sizeof(KeyState);
+    for (const auto& st : states_) {
+      for (const auto& s : st.series) bytes += s.MemoryBytes();
+      bytes += st.ewmas.capacity() * sizeof(Ewma);
+    }
+    return bytes;
+  }
+
+ private:
+  struct KeyState {
+    Phase phase = Phase::kOk;
+    uint32_t count = 0;
+    int64_t t0 = 0;
+    int64_t raise_ts = 0;
+    std::vector<SlidingSeries> series;
+    std::vector<Ewma> ewmas;
+  };
+
+  KeyState& State(KeyId key) {
+    uint32_t pos = index_.Find(key);
+    if (pos != KeyIndex::kAbsent) return states_[pos];
+    pos = static_cast<uint32_t>(states_.size());
+    index_.Set(key, pos);
+    KeyState& st = states_.emplace_back();
+    st.series.reserve(rule_.series().size());
+    for (const SeriesSpec& s : rule_.series()) st.series.emplace_back(s.window_ms, s.kinds);
+    st.ewmas.reserve(rule_.ewmas().size());
+    for (const EwmaSpec& s : rule_.ewmas()) st.ewmas.emplace_back(s.tau_ms);
+    return st;
+  }
+
+  void UpdateAggregates(KeyState& st, const Event& e) {
+    const auto& series = rule_.series();
+    for (size_t i = 0; i < series.size(); ++i) {
+      SlidingSeries& s = st.series[i];
+      s.Evict(e.ts);
+      const double v = e.fields[series[i].field];
+      if (!IsNull(v)) s.Add(e.ts, v);
+    }
+    const auto& ewmas = rule_.ewmas();
+    for (size_t i = 0; i < ewmas.size(); ++i) {
+      const double v = e.fields[ewmas[i].field];
+      if (!IsNull(v)) st.ewmas[i].Add(e.ts, v);
+    }
+    const auto& sources = rule_.agg_sources();
+    for (size_t i = 0; i < sources.size(); ++i) {
+      const AggSource& src = sources[i];
+      aggs_[i] = src.is_ewma ? st.ewmas[src.index].Value() : st.series[src.index].Value(src.kind);
+    }
+  }
+
+  void Raise(KeyState& st, KeyId key, const Event& e, const EvalInput& in, AlertOutput& out) {
+    st.phase = Phase::kFiring;
+    st.count = 1;
+    st.raise_ts = e.ts;
+    Emit(st, key, e, in, AlertState::kRaised, out);
+  }
+
+  void Emit(const KeyState& st, KeyId key, const Event& e, const EvalInput& in, AlertState state,
+            AlertOutput& out) {
+    AlertRecord a;
+    a.rule = rule_index_;
+    a.key = key;
+    a.state = state;
+    a.ts = e.ts;
+    a.raise_ts = st.raise_ts;
+    a.value = rule_.when().lhs.empty() ? NullValue() : rule_.when().lhs.Eval(in);
+    a.count = st.count;
+    a.ingest_ns = e.ingest_ns;
+    out.Emit(a);
+  }
+
+  const EventRule& rule_;
+  const RuleCommon& common_;
+  uint32_t shard_;
+  uint32_t rule_index_;
+  KeyIndex index_;
+  std::vector<KeyState> states_;
+  std::vector<double> aggs_;
+};
+
+}  // namespace
+
+std::unique_ptr<RuleShard> EventRule::CreateShard(const ShardContext& ctx) const {
+  return std::make_unique<EventRuleShard>(*this, ctx);
+}
+
+}  // namespace vigil::rules

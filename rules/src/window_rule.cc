@@ -1,0 +1,175 @@
+// WindowRule and its per-shard windows.
+#include "window_rule.h"
+
+#include <map>
+
+#include "aggregate/window_accumulator.h"
+
+namespace vigil::rules {
+
+WindowRule::WindowRule(RuleCommon common, CompiledExpr when, std::unique_ptr<CompiledExpr> clear_when,
+                       int64_t size_ms, int64_t every_ms, const std::vector<AggregateRef>& aggregates)
+    : common_(std::move(common)),
+      when_(std::move(when)),
+      clear_(std::move(clear_when)),
+      size_ms_(size_ms),
+      every_ms_(every_ms > 0 ? every_ms : size_ms) {
+  for (const AggregateRef& ref : aggregates) {
+    uint32_t i = 0;
+    while (i < accs_.size() && accs_[i].field != ref.field) ++i;
+    if (i == accs_.size()) accs_.push_back({ref.field, 0});
+    accs_[i].kinds |= AggBit(ref.kind);
+    slots_.push_back({i, ref.kind});
+  }
+}
+
+namespace {
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+class WindowRuleShard final : public RuleShard {
+ public:
+  WindowRuleShard(const WindowRule& rule, const ShardContext& ctx)
+      : rule_(rule), common_(rule.common()), shard_(ctx.shard), rule_index_(ctx.rule_index),
+        aggs_(rule.slots().size()) {}
+
+  void OnEvent(const Event& e, AlertOutput& out) noexcept override {
+    const KeyId key = common_.OwnedKey(e, shard_);
+    if (key == kNoKey || !common_.CarriesNamedField(e)) return;
+    KeyState& st = State(key);
+    const int64_t size = rule_.size_ms(), every = rule_.every_ms();
+    bool late = false;
+    for (int64_t start = FloorDiv(e.ts, every) * every; start > e.ts - size; start -= every) {
+      const int64_t end = start + size;
+      if (end <= e.watermark) {
+        late = true;
+        continue;
+      }
+      AddTo(st, key, start, e);
+    }
+    if (late) ++late_events_;
+  }
+
+  void OnWatermark(int64_t wm, AlertOutput& out) noexcept override {
+    while (!closing_.empty() && closing_.begin()->first <= wm) {
+      auto node = closing_.extract(closing_.begin());
+      for (KeyId key : node.mapped()) Close(key, node.key(), out);
+    }
+    next_deadline_ = closing_.empty() ? kMaxTime : closing_.begin()->first;
+  }
+
+  void OnEndOfInput(AlertOutput& out) noexcept override { OnWatermark(kMaxTime, out); }
+
+  size_t KeyCount() const noexcept override { return states_.size(); }
+  size_t MemoryBytes() const noexcept override {
+    size_t bytes = index_.MemoryBytes() + states_.capacity() * sizeof(KeyState);
+    for (const auto& st : states_) {
+      bytes += st.windows.capacity() * sizeof(Window);
+      for (const auto& w : st.windows) {
+        for (const auto& a : w.accs) bytes += a.MemoryBytes();
+      }
+    }
+    for (const auto& [end, keys] : closing_) bytes += 48 + keys.capacity() * sizeof(KeyId);
+    return bytes;
+  }
+
+ private:
+  struct Window {
+    int64_t start = 0;
+    std::vector<WindowAccumulator> accs;
+  };
+  struct KeyState {
+    Phase phase = Phase::kOk;
+    uint32_t count = 0;
+    int64_t raise_ts = 0;
+    std::vector<Window> windows;  // open windows, by start
+  };
+
+  KeyState& State(KeyId key) {
+    uint32_t pos = index_.Find(key);
+    if (pos != KeyIndex::kAbsent) return states_[pos];
+    pos = static_cast<uint32_t>(states_.size());
+    index_.Set(key, pos);
+    return states_.emplace_back();
+  }
+
+  void AddTo(KeyState& st, KeyId key, int64_t start, const Event& e) {
+    auto it = st.windows.begin();
+    while (it != st.windows.end() && it->start < start) ++it;
+    if (it == st.windows.end() || it->start != start) {
+      Window w;
+      w.start = start;
+      w.accs.reserve(rule_.accumulators().size());
+      for (const auto& fa : rule_.accumulators()) w.accs.emplace_back(fa.kinds);
+      it = st.windows.insert(it, std::move(w));
+      const int64_t end = start + rule_.size_ms();
+      closing_[end].push_back(key);
+      if (end < next_deadline_) next_deadline_ = end;
+    }
+    const auto& accs = rule_.accumulators();
+    for (size_t i = 0; i < accs.size(); ++i) {
+      const double v = e.fields[accs[i].field];
+      if (!IsNull(v)) it->accs[i].Add(e.ts, v);
+    }
+  }
+
+  void Close(KeyId key, int64_t end, AlertOutput& out) {
+    KeyState& st = states_[index_.Find(key)];
+    const int64_t start = end - rule_.size_ms();
+    auto it = st.windows.begin();
+    while (it != st.windows.end() && it->start != start) ++it;
+    if (it == st.windows.end()) return;
+    const auto& slots = rule_.slots();
+    for (size_t i = 0; i < slots.size(); ++i) aggs_[i] = it->accs[slots[i].acc].Value(slots[i].kind);
+    st.windows.erase(it);
+    const EvalInput in{nullptr, nullptr, aggs_.data()};
+    const double when = rule_.when().program.Eval(in);
+    if (st.phase == Phase::kOk) {
+      if (when != 1.0) return;
+      st.phase = Phase::kFiring;
+      st.count = 1;
+      st.raise_ts = end;
+      Emit(st, key, end, in, AlertState::kRaised, out);
+      return;
+    }
+    if (when == 1.0) ++st.count;
+    const bool clear = rule_.clear_when() != nullptr ? rule_.clear_when()->program.Eval(in) == 1.0 : when == 0.0;
+    if (clear) {
+      Emit(st, key, end, in, AlertState::kCleared, out);
+      st.phase = Phase::kOk;
+    }
+  }
+
+  void Emit(const KeyState& st, KeyId key, int64_t ts, const EvalInput& in, AlertState state, AlertOutput& out) {
+    AlertRecord a;
+    a.rule = rule_index_;
+    a.key = key;
+    a.state = state;
+    a.ts = ts;
+    a.raise_ts = st.raise_ts;
+    a.value = rule_.when().lhs.empty() ? NullValue() : rule_.when().lhs.Eval(in);
+    a.count = st.count;
+    a.ingest_ns = 0;
+    out.Emit(a);
+  }
+
+  const WindowRule& rule_;
+  const RuleCommon& common_;
+  uint32_t shard_;
+  uint32_t rule_index_;
+  KeyIndex index_;
+  std::vector<KeyState> states_;
+  std::map<int64_t, std::vector<KeyId>> closing_;  // window end -> keys with that window open
+  std::vector<double> aggs_;
+};
+
+}  // namespace
+
+std::unique_ptr<RuleShard> WindowRule::CreateShard(const ShardContext& ctx) const {
+  return std::make_unique<WindowRuleShard>(*this, ctx);
+}
+
+}  // namespace vigil::rules
