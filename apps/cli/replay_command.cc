@@ -30,6 +30,7 @@ struct ReplayArgs {
   std::string dead_letter;
   uint32_t shards = 0;
   bool no_progress = false;
+  std::string format = "json";
 };
 
 std::string StatsJson(const EngineStats& s, uint32_t shards) {
@@ -107,7 +108,10 @@ int RunReplay(const ReplayArgs& a) {
 
   std::vector<std::unique_ptr<Sink>> sinks;
   if (a.out.empty() || a.out == "-") {
-    sinks.push_back(std::make_unique<bridges::StreamSink>("stdout", stdout, bridges::StreamSink::Format::kJson, false));
+    const bool text = a.format == "text";
+    sinks.push_back(std::make_unique<bridges::StreamSink>(
+        "stdout", stdout, text ? bridges::StreamSink::Format::kText : bridges::StreamSink::Format::kJson,
+        text && isatty(STDOUT_FILENO)));
   } else {
     std::remove(a.out.c_str());
     auto sink = bridges::FileSink::Open(a.out, false);
@@ -171,6 +175,8 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
   sub->add_option("--dead-letter", a->dead_letter, "Write rejected lines with their reason to FILE");
   sub->add_option("--shards", a->shards, "Number of shards (default: engine.shards, else the number of cores)")
       ->check(CLI::Range(1, 64));
+  sub->add_option("--format", a->format, "Alerts on stdout as json (NDJSON, default) or text (readable)")
+      ->check(CLI::IsMember({"json", "text"}));
   sub->add_flag("--no-progress", a->no_progress, "Do not show a progress bar on a terminal");
   sub->callback([a, exit_code] { *exit_code = RunReplay(*a); });
 }

@@ -32,7 +32,7 @@ constexpr size_t kMaxZoneName = 64;
 constexpr int64_t kMaxTimeMs = 253402300799999;
 constexpr size_t kChunkBytes = 1 << 20;
 constexpr size_t kMaxLine = 512;
-// ,"device":"d-1000000","zone":"" plus a zone name of kMaxZoneName bytes.
+// ,"device":"d-999999","zone":"" (31 bytes) plus a zone name.
 constexpr size_t kMaxPrefix = 32 + kMaxZoneName;
 // Relative heap times stay below 2^43 ms: a run (see SpanFits) lasts at most
 // a quarter of that, about 69 years.
