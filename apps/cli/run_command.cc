@@ -64,6 +64,7 @@ int RunEngine(const RunArgs& a) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR2);  // used to wake the waiter when the engine ends by itself
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   EngineOptions eo;

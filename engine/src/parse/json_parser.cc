@@ -231,18 +231,28 @@ RejectReason JsonMessageParser::Parse(const char* data, size_t len, size_t capac
   od::json_type type;
   if (doc.type().get(type)) return RejectReason::kInvalidJson;
   if (type != od::json_type::object) {
-    od::value v;
     // Validate the non-object so that "not an object" is only said of valid JSON.
-    if (type == od::json_type::array) {
-      od::array arr;
-      if (doc.get_array().get(arr)) return RejectReason::kInvalidJson;
-      for (auto element : arr) {
-        od::value child;
-        if (element.get(child)) return RejectReason::kInvalidJson;
-        if (im.Consume(child, 1) != RejectReason::kNone) return RejectReason::kInvalidJson;
+    bool valid = false;
+    switch (type) {
+      case od::json_type::array: {
+        od::array arr;
+        valid = !doc.get_array().get(arr);
+        for (auto element : arr) {
+          od::value child;
+          if (!valid || element.get(child) || im.Consume(child, 1) != RejectReason::kNone) {
+            valid = false;
+            break;
+          }
+        }
+        break;
       }
-      if (!AtEnd(doc)) return RejectReason::kInvalidJson;
+      case od::json_type::number: { double d; valid = !doc.get_double().get(d); break; }
+      case od::json_type::string: { std::string_view s; valid = !doc.get_string().get(s); break; }
+      case od::json_type::boolean: { bool b; valid = !doc.get_bool().get(b); break; }
+      case od::json_type::null: { bool n = false; valid = !doc.is_null().get(n) && n; break; }
+      default: break;
     }
+    if (!valid || !AtEnd(doc)) return RejectReason::kInvalidJson;
     return RejectReason::kNotObject;
   }
   od::object obj;
