@@ -175,6 +175,7 @@ Status Engine::Run() {
   stats_.shards = pipeline.Stats();
   for (const auto& s : stats_.shards) {
     stats_.keys += s.keys;
+    stats_.late_events += s.late_events;
     stats_.state_bytes += s.state_bytes;
   }
   stats_.event_latency_p50_ns = pipeline.event_latency().Quantile(0.5);

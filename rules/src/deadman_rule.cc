@@ -15,7 +15,8 @@ namespace {
 class DeadmanRuleShard final : public RuleShard {
  public:
   DeadmanRuleShard(const DeadmanRule& rule, const ShardContext& ctx)
-      : rule_(rule), common_(rule.common()), shard_(ctx.shard), rule_index_(ctx.rule_index) {
+      : rule_(rule), common_(rule.common()), shard_(ctx.shard), rule_index_(ctx.rule_index),
+        states_(ctx.arena, rule.common().info.keylist) {
     // Intern the expected keys now (main thread, before the router starts).
     const auto& slots = common_.info.key_tags;
     for (const auto& values : rule.expect()) {
@@ -23,80 +24,83 @@ class DeadmanRuleShard final : public RuleShard {
       std::vector<uint32_t> tag_ids;
       for (const auto& v : values) tag_ids.push_back(ctx.tags->Intern(v));
       KeyId key = ctx.keys->Intern(common_.info.keylist, tag_ids.data(), tag_ids.size(), *ctx.tags);
-      if (key != kNoKey && ctx.keys->Get(key).shard == shard_) expected_.push_back(key);
+      if (key != kNoKey && ctx.keys->Get(key).shard == shard_) expected_.push_back({key, ctx.keys->Get(key).slot});
     }
   }
 
   void OnStart(int64_t start_ts, AlertOutput& out) noexcept override {
-    for (KeyId key : expected_) {
-      if (index_.Find(key) != KeyIndex::kAbsent) continue;
-      KeyState& st = State(key);
+    for (const auto& [key, slot] : expected_) {
+      KeyState& st = states_.Get(slot);
+      if (st.key != kNoKey) continue;
+      Know(st, key);
       st.last_seen = start_ts;
-      Arm(st, key);
+      Arm(st, slot);
     }
   }
 
   void OnEvent(const Event& e, AlertOutput& out) noexcept override {
-    const KeyId key = common_.OwnedKey(e, shard_);
+    uint32_t slot = 0;
+    const KeyId key = common_.OwnedKey(e, shard_, &slot);
     if (key == kNoKey) return;
-    const bool known = index_.Find(key) != KeyIndex::kAbsent;
-    KeyState& st = State(key);
-    st.last_seen = known ? std::max(st.last_seen, e.ts) : e.ts;
+    KeyState& st = states_.Get(slot);
+    if (st.key == kNoKey) {
+      Know(st, key);
+      st.last_seen = e.ts;
+    } else {
+      st.last_seen = std::max(st.last_seen, e.ts);
+    }
     if (st.firing) {
       st.firing = false;
       Emit(st, key, e.ts, AlertState::kCleared, e.ingest_ns, out);
     }
-    if (!st.armed) Arm(st, key);
+    if (!st.armed) Arm(st, slot);
   }
 
   void OnWatermark(int64_t wm, AlertOutput& out) noexcept override {
     while (!heap_.empty() && heap_.top().deadline <= wm) {
       const Deadline d = heap_.top();
       heap_.pop();
-      KeyState& st = states_[index_.Find(d.key)];
+      KeyState& st = states_.Get(d.slot);
       const int64_t due = st.last_seen + rule_.timeout_ms();
       if (due > d.deadline) {  // the key reported since: move its deadline
-        heap_.push({due, d.key});
+        heap_.push({due, d.slot});
         continue;
       }
       st.armed = false;
       st.firing = true;
       st.raise_ts = due;
-      Emit(st, d.key, due, AlertState::kRaised, 0, out);
+      Emit(st, st.key, due, AlertState::kRaised, 0, out);
     }
     next_deadline_ = heap_.empty() ? kMaxTime : heap_.top().deadline;
   }
 
-  size_t KeyCount() const noexcept override { return states_.size(); }
-  size_t MemoryBytes() const noexcept override {
-    return index_.MemoryBytes() + states_.capacity() * sizeof(KeyState) + heap_.size() * sizeof(Deadline);
-  }
+  size_t KeyCount() const noexcept override { return keys_; }
+  size_t MemoryBytes() const noexcept override { return heap_.size() * sizeof(Deadline); }
 
  private:
+  // One key: a 24-byte record in the shard's KeyStateArena (all zero = unknown key).
   struct KeyState {
-    int64_t last_seen = 0;
-    int64_t raise_ts = 0;
-    bool armed = false;   // has an entry in the heap
-    bool firing = false;
+    int64_t last_seen;
+    int64_t raise_ts;
+    KeyId key;
+    bool armed;   // has an entry in the heap
+    bool firing;
   };
+
+  void Know(KeyState& st, KeyId key) {
+    st.key = key;
+    ++keys_;
+  }
   struct Deadline {
     int64_t deadline;
-    KeyId key;
-    bool operator>(const Deadline& o) const { return deadline != o.deadline ? deadline > o.deadline : key > o.key; }
+    uint32_t slot;
+    bool operator>(const Deadline& o) const { return deadline != o.deadline ? deadline > o.deadline : slot > o.slot; }
   };
 
-  KeyState& State(KeyId key) {
-    uint32_t pos = index_.Find(key);
-    if (pos != KeyIndex::kAbsent) return states_[pos];
-    pos = static_cast<uint32_t>(states_.size());
-    index_.Set(key, pos);
-    return states_.emplace_back();
-  }
-
-  void Arm(KeyState& st, KeyId key) {
+  void Arm(KeyState& st, uint32_t slot) {
     st.armed = true;
     const int64_t due = st.last_seen + rule_.timeout_ms();
-    heap_.push({due, key});
+    heap_.push({due, slot});
     next_deadline_ = std::min(next_deadline_, due);
   }
 
@@ -117,9 +121,9 @@ class DeadmanRuleShard final : public RuleShard {
   const RuleCommon& common_;
   uint32_t shard_;
   uint32_t rule_index_;
-  KeyIndex index_;
-  std::vector<KeyState> states_;
-  std::vector<KeyId> expected_;
+  ArenaRecords<KeyState> states_;
+  size_t keys_ = 0;
+  std::vector<std::pair<KeyId, uint32_t>> expected_;  // key, slot
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> heap_;
 };
 

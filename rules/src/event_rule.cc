@@ -35,13 +35,19 @@ class EventRuleShard final : public RuleShard {
  public:
   EventRuleShard(const EventRule& rule, const ShardContext& ctx)
       : rule_(rule), common_(rule.common()), shard_(ctx.shard), rule_index_(ctx.rule_index),
+        has_aggregates_(!rule.agg_sources().empty()), states_(ctx.arena, rule.common().info.keylist),
         aggs_(rule.agg_sources().size()) {}
 
   void OnEvent(const Event& e, AlertOutput& out) noexcept override {
-    const KeyId key = common_.OwnedKey(e, shard_);
+    uint32_t slot = 0;
+    const KeyId key = common_.OwnedKey(e, shard_, &slot);
     if (key == kNoKey || !common_.CarriesNamedField(e)) return;
-    KeyState& st = State(key);
-    UpdateAggregates(st, e);
+    KeyState& st = states_.Get(slot);
+    if (!st.known) {
+      st.known = 1;
+      ++keys_;
+    }
+    if (has_aggregates_) UpdateAggregates(slot, e);
     const EvalInput in{e.fields, e.tags, aggs_.data()};
     const double when = rule_.when().program.Eval(in);
     switch (st.phase) {
@@ -73,40 +79,49 @@ class EventRuleShard final : public RuleShard {
     }
   }
 
-  size_t KeyCount() const noexcept override { return states_.size(); }
+  size_t KeyCount() const noexcept override { return keys_; }
   size_t MemoryBytes() const noexcept override {
-    size_t bytes = index_.MemoryBytes() + states_.capacity() * sizeof(KeyState);
-    for (const auto& st : states_) {
-      for (const auto& s : st.series) bytes += s.MemoryBytes();
-      bytes += st.ewmas.capacity() * sizeof(Ewma);
+    size_t bytes = aggs_by_slot_.capacity() * sizeof(std::unique_ptr<AggState>);
+    for (const auto& a : aggs_by_slot_) {
+      if (!a) continue;
+      bytes += sizeof(AggState);
+      for (const auto& s : a->series) bytes += s.MemoryBytes();
+      bytes += a->ewmas.capacity() * sizeof(Ewma);
     }
     return bytes;
   }
 
  private:
-  struct KeyState {
-    Phase phase = Phase::kOk;
-    uint32_t count = 0;
-    int64_t t0 = 0;
-    int64_t raise_ts = 0;
+  // Sliding buffers and ewmas of one key (only for rules that use them).
+  struct AggState {
     std::vector<SlidingSeries> series;
     std::vector<Ewma> ewmas;
   };
+  // The state machine of one key: a 24-byte record in the shard's
+  // KeyStateArena (all zero = a key never seen, state OK).
+  struct KeyState {
+    int64_t t0;
+    int64_t raise_ts;
+    uint32_t count;
+    Phase phase;
+    uint8_t known;
+  };
 
-  KeyState& State(KeyId key) {
-    uint32_t pos = index_.Find(key);
-    if (pos != KeyIndex::kAbsent) return states_[pos];
-    pos = static_cast<uint32_t>(states_.size());
-    index_.Set(key, pos);
-    KeyState& st = states_.emplace_back();
-    st.series.reserve(rule_.series().size());
-    for (const SeriesSpec& s : rule_.series()) st.series.emplace_back(s.window_ms, s.kinds);
-    st.ewmas.reserve(rule_.ewmas().size());
-    for (const EwmaSpec& s : rule_.ewmas()) st.ewmas.emplace_back(s.tau_ms);
-    return st;
+  AggState& Aggregates(uint32_t slot) {
+    if (slot >= aggs_by_slot_.size()) aggs_by_slot_.resize(slot + 1 + slot / 2);
+    auto& a = aggs_by_slot_[slot];
+    if (!a) {
+      a = std::make_unique<AggState>();
+      a->series.reserve(rule_.series().size());
+      for (const SeriesSpec& s : rule_.series()) a->series.emplace_back(s.window_ms, s.kinds);
+      a->ewmas.reserve(rule_.ewmas().size());
+      for (const EwmaSpec& s : rule_.ewmas()) a->ewmas.emplace_back(s.tau_ms);
+    }
+    return *a;
   }
 
-  void UpdateAggregates(KeyState& st, const Event& e) {
+  void UpdateAggregates(uint32_t slot, const Event& e) {
+    AggState& st = Aggregates(slot);
     const auto& series = rule_.series();
     for (size_t i = 0; i < series.size(); ++i) {
       SlidingSeries& s = st.series[i];
@@ -151,9 +166,11 @@ class EventRuleShard final : public RuleShard {
   const RuleCommon& common_;
   uint32_t shard_;
   uint32_t rule_index_;
-  KeyIndex index_;
-  std::vector<KeyState> states_;
+  bool has_aggregates_;
+  ArenaRecords<KeyState> states_;
+  std::vector<std::unique_ptr<AggState>> aggs_by_slot_;
   std::vector<double> aggs_;
+  size_t keys_ = 0;
 };
 
 }  // namespace

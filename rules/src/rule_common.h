@@ -24,13 +24,15 @@ struct RuleCommon {
   std::vector<MatchTag> match;
   std::vector<uint32_t> fields_named;  // schema field slots the expressions name
 
-  // The key of `e` when this shard owns it and the message passes `match`; kNoKey otherwise.
-  KeyId OwnedKey(const Event& e, uint32_t shard) const noexcept {
+  // The key of `e` when this shard owns it and the message passes `match`;
+  // kNoKey otherwise. *slot receives the key's slot on this shard.
+  KeyId OwnedKey(const Event& e, uint32_t shard, uint32_t* slot) const noexcept {
     const KeyId key = e.keys[info.keylist];
     if (key == kNoKey || e.key_shards[info.keylist] != shard) return kNoKey;
     for (const MatchTag& m : match) {
       if (e.tags[m.slot] != m.id) return kNoKey;
     }
+    *slot = e.key_slots[info.keylist];
     return key;
   }
   // True when `e` carries at least one numeric field the rule names.
@@ -42,19 +44,35 @@ struct RuleCommon {
   }
 };
 
-// Dense map KeyId -> index into a rule shard's state vector.
-class KeyIndex {
+// A rule shard's per-key states, indexed directly by the key's slot (dense
+// per key list and shard, see KeyInfo::slot). A state exists once its key
+// was seen (`key != kNoKey`).
+template <typename State>
+class SlotTable {
  public:
-  static constexpr uint32_t kAbsent = UINT32_MAX;
-  uint32_t Find(KeyId key) const noexcept { return key < index_.size() ? index_[key] : kAbsent; }
-  void Set(KeyId key, uint32_t pos) {
-    if (key >= index_.size()) index_.resize(key + 1 + index_.size() / 2, kAbsent);
-    index_[key] = pos;
+  // The state of `slot`, created for `key` if new; *created tells which.
+  State& Get(uint32_t slot, KeyId key, bool* created = nullptr) {
+    if (slot >= states_.size()) states_.resize(slot + 1 + slot / 2);
+    State& st = states_[slot];
+    const bool fresh = st.key == kNoKey;
+    if (fresh) {
+      st.key = key;
+      ++count_;
+    }
+    if (created != nullptr) *created = fresh;
+    return st;
   }
-  size_t MemoryBytes() const { return index_.capacity() * sizeof(uint32_t); }
+  State* Find(uint32_t slot) {
+    return slot < states_.size() && states_[slot].key != kNoKey ? &states_[slot] : nullptr;
+  }
+  State& at(uint32_t slot) { return states_[slot]; }
+  size_t count() const { return count_; }
+  size_t MemoryBytes() const { return states_.capacity() * sizeof(State); }
+  const std::vector<State>& states() const { return states_; }
 
  private:
-  std::vector<uint32_t> index_;
+  std::vector<State> states_;
+  size_t count_ = 0;
 };
 
 enum class Phase : uint8_t { kOk, kPending, kFiring };

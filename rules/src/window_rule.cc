@@ -37,9 +37,10 @@ class WindowRuleShard final : public RuleShard {
         aggs_(rule.slots().size()) {}
 
   void OnEvent(const Event& e, AlertOutput& out) noexcept override {
-    const KeyId key = common_.OwnedKey(e, shard_);
+    uint32_t slot = 0;
+    const KeyId key = common_.OwnedKey(e, shard_, &slot);
     if (key == kNoKey || !common_.CarriesNamedField(e)) return;
-    KeyState& st = State(key);
+    KeyState& st = states_.Get(slot, key);
     const int64_t size = rule_.size_ms(), every = rule_.every_ms();
     bool late = false;
     for (int64_t start = FloorDiv(e.ts, every) * every; start > e.ts - size; start -= every) {
@@ -48,7 +49,7 @@ class WindowRuleShard final : public RuleShard {
         late = true;
         continue;
       }
-      AddTo(st, key, start, e);
+      AddTo(st, slot, start, e);
     }
     if (late) ++late_events_;
   }
@@ -56,23 +57,23 @@ class WindowRuleShard final : public RuleShard {
   void OnWatermark(int64_t wm, AlertOutput& out) noexcept override {
     while (!closing_.empty() && closing_.begin()->first <= wm) {
       auto node = closing_.extract(closing_.begin());
-      for (KeyId key : node.mapped()) Close(key, node.key(), out);
+      for (uint32_t slot : node.mapped()) Close(slot, node.key(), out);
     }
     next_deadline_ = closing_.empty() ? kMaxTime : closing_.begin()->first;
   }
 
   void OnEndOfInput(AlertOutput& out) noexcept override { OnWatermark(kMaxTime, out); }
 
-  size_t KeyCount() const noexcept override { return states_.size(); }
+  size_t KeyCount() const noexcept override { return states_.count(); }
   size_t MemoryBytes() const noexcept override {
-    size_t bytes = index_.MemoryBytes() + states_.capacity() * sizeof(KeyState);
-    for (const auto& st : states_) {
+    size_t bytes = states_.MemoryBytes();
+    for (const auto& st : states_.states()) {
       bytes += st.windows.capacity() * sizeof(Window);
       for (const auto& w : st.windows) {
         for (const auto& a : w.accs) bytes += a.MemoryBytes();
       }
     }
-    for (const auto& [end, keys] : closing_) bytes += 48 + keys.capacity() * sizeof(KeyId);
+    for (const auto& [end, slots] : closing_) bytes += 48 + slots.capacity() * sizeof(uint32_t);
     return bytes;
   }
 
@@ -82,21 +83,14 @@ class WindowRuleShard final : public RuleShard {
     std::vector<WindowAccumulator> accs;
   };
   struct KeyState {
+    KeyId key = kNoKey;
     Phase phase = Phase::kOk;
     uint32_t count = 0;
     int64_t raise_ts = 0;
     std::vector<Window> windows;  // open windows, by start
   };
 
-  KeyState& State(KeyId key) {
-    uint32_t pos = index_.Find(key);
-    if (pos != KeyIndex::kAbsent) return states_[pos];
-    pos = static_cast<uint32_t>(states_.size());
-    index_.Set(key, pos);
-    return states_.emplace_back();
-  }
-
-  void AddTo(KeyState& st, KeyId key, int64_t start, const Event& e) {
+  void AddTo(KeyState& st, uint32_t slot, int64_t start, const Event& e) {
     auto it = st.windows.begin();
     while (it != st.windows.end() && it->start < start) ++it;
     if (it == st.windows.end() || it->start != start) {
@@ -106,7 +100,7 @@ class WindowRuleShard final : public RuleShard {
       for (const auto& fa : rule_.accumulators()) w.accs.emplace_back(fa.kinds);
       it = st.windows.insert(it, std::move(w));
       const int64_t end = start + rule_.size_ms();
-      closing_[end].push_back(key);
+      closing_[end].push_back(slot);
       if (end < next_deadline_) next_deadline_ = end;
     }
     const auto& accs = rule_.accumulators();
@@ -116,8 +110,9 @@ class WindowRuleShard final : public RuleShard {
     }
   }
 
-  void Close(KeyId key, int64_t end, AlertOutput& out) {
-    KeyState& st = states_[index_.Find(key)];
+  void Close(uint32_t slot, int64_t end, AlertOutput& out) {
+    KeyState& st = states_.at(slot);
+    const KeyId key = st.key;
     const int64_t start = end - rule_.size_ms();
     auto it = st.windows.begin();
     while (it != st.windows.end() && it->start != start) ++it;
@@ -160,9 +155,8 @@ class WindowRuleShard final : public RuleShard {
   const RuleCommon& common_;
   uint32_t shard_;
   uint32_t rule_index_;
-  KeyIndex index_;
-  std::vector<KeyState> states_;
-  std::map<int64_t, std::vector<KeyId>> closing_;  // window end -> keys with that window open
+  SlotTable<KeyState> states_;
+  std::map<int64_t, std::vector<uint32_t>> closing_;  // window end -> slots of keys with that window open
   std::vector<double> aggs_;
 };
 

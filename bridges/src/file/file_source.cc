@@ -27,7 +27,6 @@ struct FileSource::Cursor {
   ParsedMessage head;
   bool has_head = false;
   bool done = false;
-  uint64_t last_offset = 0;
 };
 
 FileSource::FileSource(FileSourceOptions options) : options_(std::move(options)) {}
@@ -61,8 +60,6 @@ bool FileSource::Advance(Cursor& c, MessageHandler& handler, bool* rejected) {
   size_t capacity = 0;
   while (!c.has_head && !c.done) {
     LineReader::Next next = c.reader->NextLine(&line, &capacity, !options_.follow);
-    bytes_read_.fetch_add(c.reader->offset() - c.last_offset, std::memory_order_relaxed);
-    c.last_offset = c.reader->offset();
     if (next == LineReader::Next::kEndOfData) {
       if (!options_.follow) c.done = true;
       return false;
@@ -135,6 +132,9 @@ Result<PollState> FileSource::Poll(MessageHandler& handler, size_t max_messages)
       ++handled;
     }
   }
+  uint64_t read = 0;
+  for (auto& c : cursors_) read += c->reader->offset();
+  bytes_read_.store(read, std::memory_order_relaxed);  // once per Poll: no atomic per line
   bool all_done = true;
   for (auto& c : cursors_) all_done = all_done && c->done && !c->has_head;
   if (all_done) return PollState::kFinished;

@@ -9,9 +9,20 @@ namespace vigil {
 
 namespace {
 
-void ReadEngine(const YAML::Node& n, EngineSettings* e, ConfigErrors& errors) {
+// Where to report a problem with the value of `key` in `map`: at the value, or
+// at the key when the value is empty ("rules:" and nothing after it), since
+// yaml-cpp marks an empty value at the next token, lines further down or past
+// the end of the file.
+YAML::Node ReportAt(const YAML::Node& map, const std::string& key) {
+  for (const auto& kv : map) {
+    if (kv.first.Scalar() == key) return kv.second.IsNull() ? kv.first : kv.second;
+  }
+  return map[key];
+}
+
+void ReadEngine(const YAML::Node& n, const YAML::Node& at, EngineSettings* e, ConfigErrors& errors) {
   if (!n.IsMap()) {
-    errors.Add(n, "'engine' must be a map, e.g. {shards: 2, state_dir: ./vigil-state}");
+    errors.Add(at, "'engine' must be a map, e.g. {shards: 2, state_dir: ./vigil-state}");
     return;
   }
   CheckKeys(n, {"shards", "state_dir", "checkpoint_interval", "key_ttl"}, "'engine'", errors);
@@ -31,9 +42,9 @@ void ReadEngine(const YAML::Node& n, EngineSettings* e, ConfigErrors& errors) {
   }
 }
 
-void ReadHttp(const YAML::Node& n, HttpSettings* h, ConfigErrors& errors) {
+void ReadHttp(const YAML::Node& n, const YAML::Node& at, HttpSettings* h, ConfigErrors& errors) {
   if (!n.IsMap()) {
-    errors.Add(n, "'http' must be a map, e.g. {listen: 127.0.0.1:9464}");
+    errors.Add(at, "'http' must be a map, e.g. {listen: 127.0.0.1:9464}");
     return;
   }
   CheckKeys(n, {"listen", "token_env"}, "'http'", errors);
@@ -48,13 +59,13 @@ void ReadHttp(const YAML::Node& n, HttpSettings* h, ConfigErrors& errors) {
 const std::vector<std::string> kSourceKinds = {"file", "mqtt", "kafka", "http", "sim"};
 const std::vector<std::string> kSinkKinds = {"stdout", "file", "mqtt", "kafka", "webhook", "influxdb"};
 
-void ReadTimestamp(const YAML::Node& n, SourceSettings* s, ConfigErrors& errors) {
+void ReadTimestamp(const YAML::Node& n, const YAML::Node& at, SourceSettings* s, ConfigErrors& errors) {
   if (n.IsScalar()) {  // shorthand: timestamp: field_name
     s->format.ts_fields = {n.Scalar()};
     return;
   }
   if (!n.IsMap()) {
-    errors.Add(n, "'timestamp' must be a map, e.g. {field: ts, unit: auto}");
+    errors.Add(at, "'timestamp' must be a map, e.g. {field: ts, unit: auto}");
     return;
   }
   CheckKeys(n, {"field", "unit", "timezone"}, "'timestamp' of source '" + s->name + "'", errors);
@@ -106,7 +117,7 @@ void ReadSource(const YAML::Node& n, size_t index, RulesFile* f, ConfigErrors& e
     s.kind_node = n[k];
   }
   if (s.kind.empty()) errors.Add(n, "source '" + s.name + "' needs one of: file, mqtt, kafka, http, sim");
-  if (n["timestamp"]) ReadTimestamp(n["timestamp"], &s, errors);
+  if (n["timestamp"]) ReadTimestamp(n["timestamp"], ReportAt(n, "timestamp"), &s, errors);
   if (n["allowed_lateness"]) {
     if (auto v = ReadDurationMs(n["allowed_lateness"], "allowed_lateness", errors)) s.allowed_lateness_ms = *v;
   }
@@ -150,11 +161,11 @@ bool Parse(const YAML::Node& root, RulesFile* f, ConfigErrors& errors) {
     return true;
   }
   CheckKeys(root, {"engine", "http", "sources", "rules", "sinks"}, "the rules file", errors);
-  if (root["engine"]) ReadEngine(root["engine"], &f->engine, errors);
-  if (root["http"]) ReadHttp(root["http"], &f->http, errors);
+  if (root["engine"]) ReadEngine(root["engine"], ReportAt(root, "engine"), &f->engine, errors);
+  if (root["http"]) ReadHttp(root["http"], ReportAt(root, "http"), &f->http, errors);
   if (root["sources"]) {
     if (!root["sources"].IsSequence()) {
-      errors.Add(root["sources"], "'sources' must be a list");
+      errors.Add(ReportAt(root, "sources"), "'sources' must be a list");
     } else {
       size_t i = 0;
       for (const auto& s : root["sources"]) ReadSource(s, i++, f, errors);
@@ -162,7 +173,7 @@ bool Parse(const YAML::Node& root, RulesFile* f, ConfigErrors& errors) {
   }
   if (root["sinks"]) {
     if (!root["sinks"].IsSequence()) {
-      errors.Add(root["sinks"], "'sinks' must be a list");
+      errors.Add(ReportAt(root, "sinks"), "'sinks' must be a list");
     } else {
       for (const auto& s : root["sinks"]) ReadSink(s, f, errors);
     }
@@ -170,7 +181,7 @@ bool Parse(const YAML::Node& root, RulesFile* f, ConfigErrors& errors) {
   if (!root["rules"]) {
     errors.Add(root, "the rules file has no 'rules:' list");
   } else if (!root["rules"].IsSequence()) {
-    errors.Add(root["rules"], "'rules' must be a list of rules");
+    errors.Add(ReportAt(root, "rules"), "'rules' must be a list of rules");
   } else {
     f->rules = root["rules"];
   }

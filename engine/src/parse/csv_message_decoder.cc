@@ -37,6 +37,8 @@ Status CsvMessageDecoder::SetHeader(std::string_view line) {
   im.ts_rank.assign(im.columns, -1);
   for (size_t c = 0; c < im.columns; ++c) {
     const std::string& name = header->name(c);
+    // A repeated column name feeds nothing: the first occurrence wins, as in JSON.
+    if (header->Find(name) != c) continue;
     im.field[c] = im.schema.FindField(name);
     im.tag[c] = im.schema.FindTag(name);
     for (size_t r = 0; r < im.format.ts_fields.size(); ++r) {

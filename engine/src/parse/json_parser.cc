@@ -158,6 +158,24 @@ struct JsonMessageParser::Impl {
     return RejectReason::kNone;
   }
 
+  // simdjson refuses a root object whose last structural character is not its
+  // closing brace ("{...} x") as incomplete, before reading it. Tells a
+  // complete object followed by more content (trailing garbage) from a
+  // truncated or invalid one by validating it again as a plain value, in a
+  // space-padded copy (the caller's padding may hold anything).
+  RejectReason IncompleteRoot(const char* data, size_t len) noexcept {
+    if (data != padded.data()) {
+      padded.assign(data, len);
+      padded.resize(len + simdjson::SIMDJSON_PADDING, ' ');
+    }
+    od::document doc;
+    if (parser.iterate(padded.data(), len, padded.size()).get(doc)) return RejectReason::kInvalidJson;
+    od::value root;
+    if (doc.get_value().get(root)) return RejectReason::kInvalidJson;
+    RejectReason r = Consume(root, 0);
+    return r == RejectReason::kNone ? RejectReason::kTrailingGarbage : r;
+  }
+
   RejectReason TakeValue(od::value v, const PathNode& node, int depth) noexcept {
     od::json_type type;
     if (v.type().get(type)) return RejectReason::kInvalidJson;
@@ -236,10 +254,12 @@ RejectReason JsonMessageParser::Parse(const char* data, size_t len, size_t capac
     switch (type) {
       case od::json_type::array: {
         od::array arr;
-        valid = !doc.get_array().get(arr);
+        // A failed get_array leaves `arr` without an iterator: do not walk it.
+        if (doc.get_array().get(arr)) break;
+        valid = true;
         for (auto element : arr) {
           od::value child;
-          if (!valid || element.get(child) || im.Consume(child, 1) != RejectReason::kNone) {
+          if (element.get(child) || im.Consume(child, 1) != RejectReason::kNone) {
             valid = false;
             break;
           }
@@ -256,7 +276,9 @@ RejectReason JsonMessageParser::Parse(const char* data, size_t len, size_t capac
     return RejectReason::kNotObject;
   }
   od::object obj;
-  if (doc.get_object().get(obj)) return RejectReason::kInvalidJson;
+  if (simdjson::error_code e = doc.get_object().get(obj)) {
+    return e == simdjson::INCOMPLETE_ARRAY_OR_OBJECT ? im.IncompleteRoot(data, len) : RejectReason::kInvalidJson;
+  }
   RejectReason r = im.WalkObject(obj, im.roots, 1);
   if (r != RejectReason::kNone) return r;
   if (!AtEnd(doc)) return RejectReason::kTrailingGarbage;

@@ -26,6 +26,7 @@ struct EventBatch {
     this->tags.resize(capacity * tags);
     keys.resize(capacity * keylists);
     key_shards.resize(capacity * keylists);
+    key_slots.resize(capacity * keylists);
   }
 
   bool full() const { return count == capacity; }
@@ -46,6 +47,7 @@ struct EventBatch {
     e.tags = tags.data() + i * ntags;
     e.keys = keys.data() + i * nkeys;
     e.key_shards = key_shards.data() + i * nkeys;
+    e.key_slots = key_slots.data() + i * nkeys;
     return e;
   }
 
@@ -61,6 +63,7 @@ struct EventBatch {
   std::vector<uint32_t> tags;
   std::vector<KeyId> keys;
   std::vector<uint8_t> key_shards;
+  std::vector<uint32_t> key_slots;
 };
 
 }  // namespace vigil

@@ -71,7 +71,10 @@ class Pipeline::Shard {
       for (auto& r : rules_) r->OnStart(b.start_ts, output_);
       RecomputeDeadline();
     }
+    constexpr uint32_t kPrefetchAhead = 6;
+    for (uint32_t i = 0; i < b.count && i < kPrefetchAhead; ++i) Prefetch(b.Get(i));
     for (uint32_t i = 0; i < b.count; ++i) {
+      if (i + kPrefetchAhead < b.count) Prefetch(b.Get(i + kPrefetchAhead));
       const Event e = b.Get(i);
       Advance(e.watermark);
       int64_t deadline = kMaxTime;
@@ -86,6 +89,13 @@ class Pipeline::Shard {
       }
     }
     Advance(b.end_watermark);
+  }
+
+  // Brings the state blocks of the event's keys owned here towards the cache.
+  void Prefetch(const Event& e) const {
+    for (uint32_t k : keylists_) {
+      if (e.keys[k] != kNoKey && e.key_shards[k] == index_) arena_.Prefetch(k, e.key_slots[k]);
+    }
   }
 
   void Advance(int64_t wm) {
@@ -111,6 +121,8 @@ class Pipeline::Shard {
   AlertOutputImpl output_;
   std::vector<std::unique_ptr<EventBatch>> batches_;
   std::vector<std::unique_ptr<RuleShard>> rules_;
+  KeyStateArena arena_;
+  std::vector<uint32_t> keylists_;  // key lists used by this shard's rules (prefetched)
   std::thread thread_;
   int64_t watermark_ = kMinTime;
   int64_t next_deadline_ = kMaxTime;
@@ -140,8 +152,11 @@ Status Pipeline::Start() {
   for (uint32_t s = 0; s < options_.shards; ++s) {
     auto shard = std::make_unique<Shard>(s, options_, schema_);
     for (uint32_t r = 0; r < rules_.size(); ++r) {
-      ShardContext ctx{s, options_.shards, r, keys_, tags_};
+      ShardContext ctx{s, options_.shards, r, keys_, tags_, &shard->arena_};
       shard->rules_.push_back(rules_[r]->CreateShard(ctx));
+    }
+    for (uint32_t k = 0; k < schema_.keylist_count(); ++k) {
+      if (shard->arena_.block_size(k) > 0) shard->keylists_.push_back(k);
     }
     shard->RecomputeDeadline();
     shards_.push_back(std::move(shard));
@@ -180,6 +195,7 @@ void Pipeline::Route(const ParsedMessage& m, uint32_t source, int64_t watermark,
   const size_t nkeys = keylist_tags_.size();
   KeyId key_ids[64];
   uint8_t key_shards[64];
+  uint32_t key_slots[64];
   uint64_t mask = 0;
   for (size_t k = 0; k < nkeys && k < 64; ++k) {
     const auto& slots = keylist_tags_[k];
@@ -191,11 +207,13 @@ void Pipeline::Route(const ParsedMessage& m, uint32_t source, int64_t watermark,
     }
     key_ids[k] = kNoKey;
     key_shards[k] = 0;
+    key_slots[k] = 0;
     if (!complete) continue;
     KeyId id = keys_->Intern(static_cast<uint32_t>(k), tag_ids, slots.size(), *tags_);
     if (id == kNoKey) continue;
     key_ids[k] = id;
-    key_shards[k] = static_cast<uint8_t>(keys_->Get(id).shard);
+    key_shards[k] = static_cast<uint8_t>(keys_->ShardOf(id));
+    key_slots[k] = keys_->SlotOf(id);
     mask |= uint64_t{1} << key_shards[k];
   }
   while (mask != 0) {
@@ -212,6 +230,7 @@ void Pipeline::Route(const ParsedMessage& m, uint32_t source, int64_t watermark,
     if (nkeys) {
       std::memcpy(&b->keys[i * nkeys], key_ids, nkeys * sizeof(KeyId));
       std::memcpy(&b->key_shards[i * nkeys], key_shards, nkeys);
+      std::memcpy(&b->key_slots[i * nkeys], key_slots, nkeys * sizeof(uint32_t));
     }
     if (b->full()) Send(s, watermark, false);
   }
@@ -277,7 +296,9 @@ std::vector<ShardStats> Pipeline::Stats() const {
     ShardStats st;
     st.events = s->events_;
     st.alerts = s->output_.count();
+    st.state_bytes = s->arena_.MemoryBytes();
     for (const auto& r : s->rules_) {
+      st.late_events += r->late_events();
       st.keys += r->KeyCount();
       st.state_bytes += r->MemoryBytes();
     }

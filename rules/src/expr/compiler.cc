@@ -279,6 +279,7 @@ std::variant<CompiledExpr, ExprError> CompileCondition(std::string_view text, co
   if (StackDepth(out.program) > Program::kMaxStack) {
     return ExprError{0, "expression too deeply nested (more than 32 pending operands)"};
   }
+  out.program.Optimize();
   if (root.kind == NodeKind::kBinary && IsComparison(root.text) && root.args[0]->kind != NodeKind::kString &&
       root.args[1]->kind != NodeKind::kString) {
     Compiler lhs(env);

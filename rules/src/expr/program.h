@@ -19,6 +19,8 @@ enum class OpCode : uint8_t {
   kAdd, kSub, kMul, kDiv, kMod,
   kLt, kLe, kGt, kGe, kEq, kNe,
   kAnd, kOr, kMin2, kMax2, kClamp,
+  // Fused `field <cmp> constant` (a = field slot, b = the comparison's OpCode, k = constant).
+  kFieldCmpConst,
 };
 
 struct Instr {
@@ -41,6 +43,25 @@ class Program {
   static constexpr int kMaxStack = 32;
 
   std::vector<Instr>& code() { return code_; }
+
+  // Fuses `kField a, kConst k, <comparison>` into one kFieldCmpConst.
+  void Optimize() {
+    std::vector<Instr> out;
+    for (size_t i = 0; i < code_.size(); ++i) {
+      if (i + 2 < code_.size() && code_[i].op == OpCode::kField && code_[i + 1].op == OpCode::kConst &&
+          IsComparison(code_[i + 2].op)) {
+        out.push_back({OpCode::kFieldCmpConst, code_[i].a, static_cast<uint32_t>(code_[i + 2].op), code_[i + 1].k});
+        i += 2;
+        continue;
+      }
+      out.push_back(code_[i]);
+    }
+    code_.swap(out);
+  }
+  static bool IsComparison(OpCode op) {
+    return op == OpCode::kLt || op == OpCode::kLe || op == OpCode::kGt || op == OpCode::kGe || op == OpCode::kEq ||
+           op == OpCode::kNe;
+  }
   const std::vector<Instr>& code() const { return code_; }
   bool empty() const { return code_.empty(); }
 
@@ -52,6 +73,7 @@ class Program {
       switch (ins.op) {
         case OpCode::kConst: st[sp++] = ins.k; break;
         case OpCode::kField: st[sp++] = in.fields[ins.a]; break;
+        case OpCode::kFieldCmpConst: st[sp++] = Binary(static_cast<OpCode>(ins.b), in.fields[ins.a], ins.k); break;
         case OpCode::kAgg: st[sp++] = in.aggs[ins.a]; break;
         case OpCode::kTagEq: st[sp++] = in.tags[ins.a] == 0 ? kNan : (in.tags[ins.a] == ins.b ? 1.0 : 0.0); break;
         case OpCode::kTagNe: st[sp++] = in.tags[ins.a] == 0 ? kNan : (in.tags[ins.a] != ins.b ? 1.0 : 0.0); break;

@@ -5,7 +5,7 @@
 // message lacks this field" (JSON cannot carry NaN, so the encoding is
 // unambiguous); tags are interned ids with 0 meaning "absent"; keys hold, per
 // key list of the schema, the id of the key tuple (kNoKey when a tag of it is
-// absent) and the shard that owns that key.
+// absent), the shard that owns that key and the key's slot on that shard.
 #pragma once
 
 #include <cmath>
@@ -32,6 +32,7 @@ struct Event {
   const uint32_t* tags = nullptr;     // [schema.tag_count()]
   const KeyId* keys = nullptr;        // [schema.keylist_count()]
   const uint8_t* key_shards = nullptr;  // [schema.keylist_count()]
+  const uint32_t* key_slots = nullptr;  // [schema.keylist_count()] KeyInfo::slot of each key
 };
 
 }  // namespace vigil

@@ -3,9 +3,12 @@
 // Thread-safety: the router thread interns keys (Intern); shard and sink
 // threads read a KeyInfo by id once the id reached them through a ring.
 // Ids start at 1 (0 is kNoKey). The owning shard is a hash of the tag values,
-// so it does not depend on arrival order and is stable across restarts.
+// so it does not depend on arrival order and is stable across restarts. Each
+// key also gets a slot: a dense index among the keys of its key list on its
+// shard, which rule shards use to index their state arrays directly.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -21,6 +24,7 @@ namespace vigil {
 struct KeyInfo {
   uint32_t keylist = 0;
   uint32_t shard = 0;
+  uint32_t slot = 0;   // dense index among the keys of this key list on this shard (rule state arrays)
   uint64_t hash = 0;
   std::vector<std::string> values;  // one per tag of the key list, same order
 };
@@ -34,6 +38,9 @@ class KeyTable {
   KeyId Intern(uint32_t keylist, const uint32_t* tag_ids, size_t n, const TagInterner& tags);
 
   const KeyInfo& Get(KeyId id) const { return keys_.Get(id); }
+  // Owning shard and slot of `id`, from a compact array (router thread only).
+  uint32_t ShardOf(KeyId id) const { return static_cast<uint32_t>(route_[id] >> 32); }
+  uint32_t SlotOf(KeyId id) const { return static_cast<uint32_t>(route_[id]); }
   size_t size() const { return keys_.size() - 1; }
   uint32_t shards() const { return shards_; }
 
@@ -42,9 +49,25 @@ class KeyTable {
  private:
   uint32_t shards_;
   AppendOnlyTable<KeyInfo> keys_;
-  // Single-tag key lists: dense index by tag id. Multi-tag: hash map.
+  // Single-tag key lists: dense index by tag id. Multi-tag: an open-addressing
+  // table of (hash of keylist and tag ids) -> key id, compared against tuples_.
+  struct MultiSlot {
+    uint64_t hash = 0;
+    KeyId id = kNoKey;
+    uint16_t n = 0;
+    uint16_t keylist = 0;
+    uint32_t tags[4] = {};  // the tag ids, when n <= 4 (else compared through tuples_)
+  };
+  static constexpr size_t kMaxTags = 8;
+  KeyId FindOrInsertMulti(uint32_t keylist, const uint32_t* tag_ids, size_t n, const TagInterner& tags);
+  void GrowMulti();
+  KeyId Create(uint32_t keylist, const uint32_t* tag_ids, size_t n, const TagInterner& tags);
   std::vector<std::vector<KeyId>> single_;
-  std::unordered_map<std::string, KeyId> multi_;
+  std::vector<MultiSlot> multi_ = std::vector<MultiSlot>(1024);
+  size_t multi_count_ = 0;
+  std::vector<std::array<uint32_t, kMaxTags + 1>> tuples_;  // [id]: keylist, tag ids (multi-tag keys only)
+  std::vector<uint64_t> route_ = std::vector<uint64_t>(1);  // [id]: shard << 32 | slot
+  std::vector<std::vector<uint32_t>> next_slot_;  // [keylist][shard]
 };
 
 }  // namespace vigil

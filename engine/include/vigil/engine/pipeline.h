@@ -53,6 +53,7 @@ struct ShardStats {
   uint64_t keys = 0;            // keys with state, all rules
   uint64_t state_bytes = 0;     // approximate bytes of rule state
   uint64_t alerts = 0;
+  uint64_t late_events = 0;     // messages that missed a closed window
 };
 
 class Pipeline {

@@ -16,6 +16,7 @@
 
 #include "vigil/engine/alert.h"
 #include "vigil/engine/event.h"
+#include "vigil/engine/key_state_arena.h"
 #include "vigil/engine/key_table.h"
 #include "vigil/engine/tag_interner.h"
 
@@ -41,6 +42,8 @@ struct ShardContext {
   uint32_t rule_index = 0;
   KeyTable* keys = nullptr;
   TagInterner* tags = nullptr;
+  // Where the rule keeps fixed-size per-key records (shared by the shard's rules).
+  KeyStateArena* arena = nullptr;
 };
 
 class RuleShard {
@@ -55,6 +58,7 @@ class RuleShard {
   // End of a finite input: close what is open (windows).
   virtual void OnEndOfInput(AlertOutput& out) noexcept {}
   virtual size_t KeyCount() const noexcept = 0;
+  // Bytes of state held outside the shard's KeyStateArena.
   virtual size_t MemoryBytes() const noexcept = 0;
 
   // Earliest event time at which OnWatermark has work; kMaxTime when none.

@@ -51,8 +51,7 @@ class SpscRing {
 
   void Push(T item) {
     for (int spin = 0; !TryPush(std::move(item)); ++spin) {
-      if (spin < 64) continue;
-      if (spin < 256) { std::this_thread::yield(); continue; }
+      if (spin < 128) continue;
       const uint64_t tail = tail_.value.load(std::memory_order_seq_cst);
       producer_waiting_.value.store(true, std::memory_order_seq_cst);
       if (head_.value.load(std::memory_order_relaxed) - tail_.value.load(std::memory_order_seq_cst) > mask_) {
@@ -77,9 +76,8 @@ class SpscRing {
   // Blocks until an item is available.
   void Pop(T* out) {
     for (int spin = 0; !TryPop(out); ++spin) {
-      if (spin < 64) continue;
-      if (spin < 256) { std::this_thread::yield(); continue; }
-      WaitNonEmpty();
+      if (spin < 128) continue;
+      WaitNonEmpty();  // sleep in the kernel rather than yield: the producer needs the core
     }
   }
 

@@ -1,44 +1,111 @@
 // TagInterner: maps tag strings to dense ids (1..n; 0 means "absent").
 //
+// An open-addressing hash table (linear probing, power-of-two capacity,
+// stored hashes) over strings kept in stable storage: interning a string seen
+// before costs one hash and usually one cache line, which matters because
+// every message interns its key tags.
 // Thread-safety: owned by the router thread; not shared. Shards compare ids
 // only, and read the strings of keys through KeyTable.
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
+#include <cstring>
+#include <deque>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace vigil {
 
 class TagInterner {
  public:
-  TagInterner() { strings_.emplace_back(); }
+  TagInterner() : slots_(kInitialSlots) { strings_.emplace_back(); }
 
   uint32_t Intern(std::string_view s) {
-    auto it = index_.find(s);
-    if (it != index_.end()) return it->second;
-    uint32_t id = static_cast<uint32_t>(strings_.size());
+    const uint64_t h = Hash(s);
+    size_t i = h & (slots_.size() - 1);
+    while (true) {
+      Slot& slot = slots_[i];
+      if (slot.id == 0) break;
+      if (slot.hash == h && Equal(slot, s)) return slot.id;
+      i = (i + 1) & (slots_.size() - 1);
+    }
+    const uint32_t id = static_cast<uint32_t>(strings_.size());
     strings_.emplace_back(s);
-    index_.emplace(strings_.back(), id);
+    Slot& slot = slots_[i];
+    slot.hash = h;
+    slot.id = id;
+    slot.len = static_cast<uint32_t>(s.size());
+    std::memcpy(slot.prefix, s.data(), std::min(s.size(), sizeof slot.prefix));
+    if (2 * strings_.size() > slots_.size()) Grow();
     return id;
   }
+
   // Returns the id of `s`, or 0 when it was never interned.
   uint32_t Find(std::string_view s) const {
-    auto it = index_.find(s);
-    return it == index_.end() ? 0 : it->second;
+    const uint64_t h = Hash(s);
+    for (size_t i = h & (slots_.size() - 1);; i = (i + 1) & (slots_.size() - 1)) {
+      const Slot& slot = slots_[i];
+      if (slot.id == 0) return 0;
+      if (slot.hash == h && Equal(slot, s)) return slot.id;
+    }
   }
   const std::string& Get(uint32_t id) const { return strings_[id]; }
   size_t size() const { return strings_.size() - 1; }
 
+  // A fast 64-bit hash of short strings (8 bytes at a time, multiply-mix).
+  static uint64_t Hash(std::string_view s) {
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (s.size() * 0xff51afd7ed558ccdULL);
+    const char* p = s.data();
+    size_t n = s.size();
+    while (n >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+      h ^= h >> 29;
+      p += 8;
+      n -= 8;
+    }
+    uint64_t w = 0;
+    std::memcpy(&w, p, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 32;
+    h *= 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 33);
+  }
+
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  static constexpr size_t kInitialSlots = 1024;
+  // 32 bytes: strings up to 16 bytes are compared inside the slot, without
+  // touching strings_ (one cache line per lookup).
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t id = 0;
+    uint32_t len = 0;
+    char prefix[16] = {};
   };
-  std::vector<std::string> strings_;  // deque-like growth; index_ keys are copies
-  std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> index_;
+
+  bool Equal(const Slot& slot, std::string_view s) const {
+    if (slot.len != s.size()) return false;
+    if (s.size() <= sizeof slot.prefix) return std::memcmp(slot.prefix, s.data(), s.size()) == 0;
+    const std::string& t = strings_[slot.id];
+    return std::memcmp(t.data(), s.data(), s.size()) == 0;
+  }
+
+  void Grow() {
+    std::vector<Slot> bigger(slots_.size() * 2);
+    for (const Slot& slot : slots_) {
+      if (slot.id == 0) continue;
+      size_t i = slot.hash & (bigger.size() - 1);
+      while (bigger[i].id != 0) i = (i + 1) & (bigger.size() - 1);
+      bigger[i] = slot;
+    }
+    slots_.swap(bigger);
+  }
+
+  std::deque<std::string> strings_;  // stable: ids index it
+  std::vector<Slot> slots_;
 };
 
 }  // namespace vigil
