@@ -17,6 +17,7 @@ namespace {
 // One name at one nesting level of the schema's paths.
 struct PathNode {
   std::string name;
+  uint64_t prefix = 0;  // first 8 bytes of name, zero-padded (fast compare)
   int field = -1;    // field slot
   int tag = -1;      // tag slot
   int ts_rank = -1;  // priority among timestamp candidates (0 = best)
@@ -24,11 +25,20 @@ struct PathNode {
   mutable uint64_t seen_generation = 0;  // first occurrence wins
 };
 
+uint64_t Prefix8(std::string_view s) {
+  uint64_t p = 0;
+  std::memcpy(&p, s.data(), s.size() < 8 ? s.size() : 8);
+  return p;
+}
+
 PathNode* FindOrAdd(std::vector<PathNode>* nodes, std::string_view name) {
   for (auto& n : *nodes) {
     if (n.name == name) return &n;
   }
-  nodes->push_back(PathNode{std::string(name)});
+  PathNode node;
+  node.name = std::string(name);
+  node.prefix = Prefix8(name);
+  nodes->push_back(std::move(node));
   return &nodes->back();
 }
 
@@ -45,8 +55,10 @@ PathNode* AddPath(std::vector<PathNode>* roots, std::string_view path) {
 }
 
 const PathNode* Lookup(const std::vector<PathNode>& nodes, std::string_view name) {
+  const uint64_t prefix = Prefix8(name);
   for (const auto& n : nodes) {
-    if (n.name.size() == name.size() && std::memcmp(n.name.data(), name.data(), name.size()) == 0) return &n;
+    if (n.prefix != prefix || n.name.size() != name.size()) continue;
+    if (name.size() <= 8 || std::memcmp(n.name.data() + 8, name.data() + 8, name.size() - 8) == 0) return &n;
   }
   return nullptr;
 }
@@ -201,16 +213,21 @@ struct JsonMessageParser::Impl {
         if (v.get_bool().get(b)) return RejectReason::kInvalidJson;
         if (node.field >= 0) out->fields[node.field] = b ? 1.0 : 0.0;
         if (node.tag >= 0) out->tags[node.tag] = interner->Intern(b ? "true" : "false");
+        SetTs(node, "", true);  // a boolean is no timestamp: bad_timestamp
         return RejectReason::kNone;
       }
       case od::json_type::object: {
-        if (node.children.empty()) return Consume(v, depth);
+        if (node.children.empty()) {
+          SetTs(node, "", true);
+          return Consume(v, depth);
+        }
         if (depth + 1 > max_depth) return RejectReason::kTooDeep;
         od::object obj;
         if (v.get_object().get(obj)) return RejectReason::kInvalidJson;
         return WalkObject(obj, node.children, depth + 1);
       }
-      default:
+      default:  // null, array: never a timestamp
+        SetTs(node, "", true);
         return Consume(v, depth);
     }
   }

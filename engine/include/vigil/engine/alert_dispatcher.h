@@ -47,7 +47,8 @@ class AlertDispatcher final : public AlertConsumer {
   std::string json_, message_, id_;
 };
 
-// Appends `s` to `out` as a JSON string (quotes and escapes included).
+// Appends `s` to `out` as a JSON string (quotes and escapes included); bytes
+// that are not well-formed UTF-8 become U+FFFD, so the result is valid JSON.
 void AppendJsonString(std::string* out, std::string_view s);
 // Appends a number as JSON (shortest round-trip form; null for NaN/inf).
 void AppendJsonNumber(std::string* out, double v);

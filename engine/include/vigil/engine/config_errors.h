@@ -53,7 +53,7 @@ std::optional<std::string> ReadString(const YAML::Node& node, const std::string&
 std::optional<int64_t> ReadInt(const YAML::Node& node, const std::string& what, int64_t min, int64_t max,
                                ConfigErrors& errors);
 std::optional<bool> ReadBool(const YAML::Node& node, const std::string& what, ConfigErrors& errors);
-// Durations: 250ms 30s 5m 1h 1d (or a plain number of seconds).
+// Durations: 250ms 30s 5m 1h 1d (a unit is required; "0" alone is accepted).
 std::optional<int64_t> ReadDurationMs(const YAML::Node& node, const std::string& what, ConfigErrors& errors);
 // A string, or a list of strings.
 std::optional<std::vector<std::string>> ReadStringList(const YAML::Node& node, const std::string& what,
