@@ -56,6 +56,7 @@ std::string StatsJson(const EngineStats& s, uint32_t shards) {
   j += ",\"keys\":" + std::to_string(s.keys);
   j += ",\"state_bytes\":" + std::to_string(s.state_bytes);
   j += ",\"late_events\":" + std::to_string(s.late_events);
+  j += ",\"evicted_keys\":" + std::to_string(s.evicted_keys);
   j += ",\"cpu_seconds\":";
   AppendJsonNumber(&j, cpu);
   j += ",\"cpu_us_per_message\":";
@@ -133,6 +134,7 @@ int RunReplay(const ReplayArgs& a) {
   }
   EngineOptions eo;
   eo.shards = a.shards != 0 ? a.shards : cfg->file.engine.shards;
+  eo.key_ttl_ms = cfg->file.engine.key_ttl_ms;
   Engine engine(std::move(cfg->schema), std::move(cfg->tags), cfg->rules, std::move(sources), std::move(sinks),
                 dead.get(), &logger, eo);
   std::atomic<bool> done{false};

@@ -69,6 +69,7 @@ int RunEngine(const RunArgs& a) {
 
   EngineOptions eo;
   eo.shards = a.shards != 0 ? a.shards : cfg->file.engine.shards;
+  eo.key_ttl_ms = cfg->file.engine.key_ttl_ms;
   Engine engine(std::move(cfg->schema), std::move(cfg->tags), cfg->rules, std::move(sources).value(),
                 std::move(sinks).value(), dead.get(), &logger, eo);
   logger.Log(LogLevel::kInfo, "vigil run: " + std::to_string(cfg->rules.size()) + " rules, " +

@@ -122,6 +122,7 @@ Status Engine::Run() {
   AlertDispatcher dispatcher(rules_, keys, sink_ptrs, logger_);
   PipelineOptions popt;
   popt.shards = shards_;
+  popt.key_ttl_ms = options_.key_ttl_ms;
   Pipeline pipeline(schema_, tags_.get(), &keys, rules_, popt, &dispatcher);
   Router router(this, &pipeline);
   for (auto& s : sources_) {
@@ -176,6 +177,7 @@ Status Engine::Run() {
   for (const auto& s : stats_.shards) {
     stats_.keys += s.keys;
     stats_.late_events += s.late_events;
+    stats_.evicted_keys += s.evicted_keys;
     stats_.state_bytes += s.state_bytes;
   }
   stats_.event_latency_p50_ns = pipeline.event_latency().Quantile(0.5);

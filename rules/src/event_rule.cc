@@ -1,6 +1,8 @@
 // EventRule and its per-shard state machine.
 #include "event_rule.h"
 
+#include <algorithm>
+
 #include "aggregate/ewma.h"
 #include "aggregate/sliding_series.h"
 
@@ -46,7 +48,9 @@ class EventRuleShard final : public RuleShard {
     if (!st.known) {
       st.known = 1;
       ++keys_;
+      if (slot >= slot_end_) slot_end_ = slot + 1;
     }
+    st.last_ts = std::max(st.last_ts, e.ts);
     if (has_aggregates_) UpdateAggregates(slot, e);
     const EvalInput in{e.fields, e.tags, aggs_.data()};
     const double when = rule_.when().program.Eval(in);
@@ -102,10 +106,30 @@ class EventRuleShard final : public RuleShard {
   struct KeyState {
     int64_t t0;
     int64_t raise_ts;
+    int64_t last_ts;   // latest message ts (key_ttl eviction)
     uint32_t count;
     Phase phase;
     uint8_t known;
   };
+
+ public:
+  // Keys in OK state silent since before `cutoff` lose their record and
+  // aggregates; PENDING and FIRING keys are kept (their `for` and their
+  // clear must not be lost).
+  size_t EvictIdle(int64_t cutoff) noexcept override {
+    size_t evicted = 0;
+    for (uint32_t slot = 0; slot < slot_end_; ++slot) {
+      KeyState& st = states_.Get(slot);
+      if (!st.known || st.phase != Phase::kOk || st.last_ts >= cutoff) continue;
+      st = KeyState{};
+      if (slot < aggs_by_slot_.size()) aggs_by_slot_[slot].reset();
+      --keys_;
+      ++evicted;
+    }
+    return evicted;
+  }
+
+ private:
 
   AggState& Aggregates(uint32_t slot) {
     if (slot >= aggs_by_slot_.size()) aggs_by_slot_.resize(slot + 1 + slot / 2);
@@ -171,6 +195,7 @@ class EventRuleShard final : public RuleShard {
   std::vector<std::unique_ptr<AggState>> aggs_by_slot_;
   std::vector<double> aggs_;
   size_t keys_ = 0;
+  uint32_t slot_end_ = 0;  // one past the highest slot seen
 };
 
 }  // namespace

@@ -66,6 +66,13 @@ class SlotTable {
     return slot < states_.size() && states_[slot].key != kNoKey ? &states_[slot] : nullptr;
   }
   State& at(uint32_t slot) { return states_[slot]; }
+  // Forgets the state of `slot` (freeing what it holds).
+  void Reset(uint32_t slot) {
+    if (slot >= states_.size() || states_[slot].key == kNoKey) return;
+    states_[slot] = State{};
+    --count_;
+  }
+  size_t slot_end() const { return states_.size(); }
   size_t count() const { return count_; }
   size_t MemoryBytes() const { return states_.capacity() * sizeof(State); }
   const std::vector<State>& states() const { return states_; }

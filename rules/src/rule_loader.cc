@@ -142,13 +142,12 @@ class RuleBuilder {
 
   std::shared_ptr<const Rule> BuildEvent(RuleCommon c) {
     c.info.kind = "event";
-    if (!n_["when"]) {
-      errors_.Add(n_, what_ + " needs 'when' (an event rule), 'window' (a window rule) or 'deadman'");
-      return nullptr;
-    }
+    // A missing `when` is reported with the other problems of the rule, not instead of them.
+    if (!n_["when"]) errors_.Add(n_, what_ + " needs 'when' (an event rule), 'window' (a window rule) or 'deadman'");
     Reject("expect", "only applies to deadman rules");
     std::vector<AggregateRef> aggs;
-    auto when = Compile("when", ExprMode::kEvent, &c, &aggs);
+    std::unique_ptr<CompiledExpr> when;
+    if (n_["when"]) when = Compile("when", ExprMode::kEvent, &c, &aggs);
     std::unique_ptr<CompiledExpr> clear;
     if (n_["clear_when"]) clear = Compile("clear_when", ExprMode::kEvent, &c, &aggs);
     int64_t for_ms = 0;
@@ -184,12 +183,10 @@ class RuleBuilder {
     }
     Reject("for", "is not available on window rules (each window is evaluated once, at its end)");
     Reject("expect", "only applies to deadman rules");
-    if (!n_["when"]) {
-      errors_.Add(n_, what_ + ": a window rule needs 'when', e.g. when: avg(temp) > 27");
-      return nullptr;
-    }
+    if (!n_["when"]) errors_.Add(n_, what_ + ": a window rule needs 'when', e.g. when: avg(temp) > 27");
     std::vector<AggregateRef> aggs;
-    auto when = Compile("when", ExprMode::kWindow, &c, &aggs);
+    std::unique_ptr<CompiledExpr> when;
+    if (n_["when"]) when = Compile("when", ExprMode::kWindow, &c, &aggs);
     std::unique_ptr<CompiledExpr> clear;
     if (n_["clear_when"]) clear = Compile("clear_when", ExprMode::kWindow, &c, &aggs);
     if (!when || size <= 0) return nullptr;

@@ -1,6 +1,7 @@
 // WindowRule and its per-shard windows.
 #include "window_rule.h"
 
+#include <algorithm>
 #include <map>
 
 #include "aggregate/window_accumulator.h"
@@ -41,6 +42,7 @@ class WindowRuleShard final : public RuleShard {
     const KeyId key = common_.OwnedKey(e, shard_, &slot);
     if (key == kNoKey || !common_.CarriesNamedField(e)) return;
     KeyState& st = states_.Get(slot, key);
+    st.last_ts = std::max(st.last_ts, e.ts);
     const int64_t size = rule_.size_ms(), every = rule_.every_ms();
     bool late = false;
     for (int64_t start = FloorDiv(e.ts, every) * every; start > e.ts - size; start -= every) {
@@ -63,6 +65,18 @@ class WindowRuleShard final : public RuleShard {
   }
 
   void OnEndOfInput(AlertOutput& out) noexcept override { OnWatermark(kMaxTime, out); }
+
+  // Keys in OK state with no open window, silent since before `cutoff`.
+  size_t EvictIdle(int64_t cutoff) noexcept override {
+    size_t evicted = 0;
+    for (uint32_t slot = 0; slot < states_.slot_end(); ++slot) {
+      KeyState* st = states_.Find(slot);
+      if (st == nullptr || st->phase != Phase::kOk || !st->windows.empty() || st->last_ts >= cutoff) continue;
+      states_.Reset(slot);
+      ++evicted;
+    }
+    return evicted;
+  }
 
   size_t KeyCount() const noexcept override { return states_.count(); }
   size_t MemoryBytes() const noexcept override {
@@ -87,6 +101,7 @@ class WindowRuleShard final : public RuleShard {
     Phase phase = Phase::kOk;
     uint32_t count = 0;
     int64_t raise_ts = 0;
+    int64_t last_ts = kMinTime;
     std::vector<Window> windows;  // open windows, by start
   };
 

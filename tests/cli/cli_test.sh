@@ -81,6 +81,32 @@ expect_grep "$tmp/err" "cannot open '$tmp/missing.ndjson'" "replay names the mis
 expect_rc 0 "replay from stdin" bash -c "\"$vigil\" replay \"$tmp/good.yaml\" - <\"$tmp/data.ndjson\""
 expect_grep "$tmp/out" '"state":"raised"' "replay from stdin emits alerts"
 
+# engine.key_ttl: a key silent for longer than the TTL loses its state (here its
+# 1-hour sliding buffer), so when it returns its average starts afresh.
+cat >"$tmp/ttl.yaml" <<'YAML'
+engine: {key_ttl: 1m}
+rules:
+  - name: avg-hot
+    key: [device]
+    when: avg(temp, 1h) > 30
+YAML
+{
+  echo '{"ts":1732233600000,"device":"a","temp":40}'   # avg 40: raise
+  echo '{"ts":1732233610000,"device":"a","temp":10}'   # avg 25: clear
+  for i in $(seq 1 30); do echo "{\"ts\":$((1732233610000 + i * 10000)),\"device\":\"b\",\"temp\":20}"; done
+  echo '{"ts":1732233960000,"device":"a","temp":31}'   # without eviction avg 27; evicted: avg 31, raise
+} >"$tmp/ttl.ndjson"
+expect_rc 0 "replay with key_ttl" "$vigil" replay "$tmp/ttl.yaml" "$tmp/ttl.ndjson" --stats "$tmp/ttl.json" --no-progress
+if [ "$(grep -c '"state":"raised"' "$tmp/out")" -eq 2 ] && grep -q '"ts":1732233960000' "$tmp/out"; then
+  echo "ok   key_ttl evicts a silent key's state"
+else
+  echo "FAIL: key_ttl: expected a second raise at 1732233960000"; cat "$tmp/out"; fails=$((fails + 1))
+fi
+expect_grep "$tmp/ttl.json" '"evicted_keys":1,' "stats count the evicted key"
+sed -i 's/key_ttl: 1m/key_ttl: 24h/' "$tmp/ttl.yaml"
+expect_rc 0 "replay with the default key_ttl" "$vigil" replay "$tmp/ttl.yaml" "$tmp/ttl.ndjson" --no-progress
+if [ "$(grep -c '"state":"raised"' "$tmp/out")" -eq 1 ]; then echo "ok   without eviction the average remembers"; else echo "FAIL: key_ttl 24h"; fails=$((fails + 1)); fi
+
 # vigil run on a finite file source: processes to the end, writes the file sink, exits 0.
 cat >"$tmp/run.yaml" <<YAML
 sources:

@@ -41,6 +41,7 @@ class Pipeline::Shard {
         free_(opt.ring_batches + 4),
         alerts_(opt.alert_ring),
         output_(&alerts_) {
+    key_ttl_ms_ = opt.key_ttl_ms;
     for (uint32_t i = 0; i < opt.ring_batches + 2; ++i) {
       batches_.push_back(std::make_unique<EventBatch>(opt.batch_size, schema.field_count(), schema.tag_count(),
                                                       schema.keylist_count()));
@@ -101,11 +102,21 @@ class Pipeline::Shard {
   void Advance(int64_t wm) {
     if (wm <= watermark_) return;
     watermark_ = wm;
+    MaybeEvict(wm);
     if (wm < next_deadline_) return;
     for (auto& r : rules_) {
       if (wm >= r->next_deadline()) r->OnWatermark(wm, output_);
     }
     RecomputeDeadline();
+  }
+
+  // Every quarter of the key TTL (in event time), evicts idle keys.
+  void MaybeEvict(int64_t wm) {
+    if (key_ttl_ms_ <= 0) return;
+    if (next_evict_ == kMinTime) next_evict_ = wm + std::max<int64_t>(key_ttl_ms_ / 4, 1000);
+    if (wm < next_evict_) return;
+    next_evict_ = wm + std::max<int64_t>(key_ttl_ms_ / 4, 1000);
+    for (auto& r : rules_) evicted_ += r->EvictIdle(wm - key_ttl_ms_);
   }
 
   void RecomputeDeadline() {
@@ -127,6 +138,9 @@ class Pipeline::Shard {
   int64_t watermark_ = kMinTime;
   int64_t next_deadline_ = kMaxTime;
   uint64_t events_ = 0;
+  uint64_t evicted_ = 0;
+  int64_t key_ttl_ms_ = 0;
+  int64_t next_evict_ = kMinTime;
   bool started_ = false;
   std::atomic<bool> done_{false};
   LatencyHistogram latency_;
@@ -297,6 +311,7 @@ std::vector<ShardStats> Pipeline::Stats() const {
     st.events = s->events_;
     st.alerts = s->output_.count();
     st.state_bytes = s->arena_.MemoryBytes();
+    st.evicted_keys = s->evicted_;
     for (const auto& r : s->rules_) {
       st.late_events += r->late_events();
       st.keys += r->KeyCount();

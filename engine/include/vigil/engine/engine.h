@@ -46,6 +46,7 @@ struct EngineOptions {
   size_t poll_batch = 4096;            // messages per Poll call
   // Close open windows when every source finished (replay, file follow: false).
   bool close_windows_at_end = true;
+  int64_t key_ttl_ms = 24 * 3600 * 1000;  // engine.key_ttl
 };
 
 struct EngineStats {
@@ -54,6 +55,7 @@ struct EngineStats {
   uint64_t alerts = 0;
   uint64_t sink_errors = 0;
   uint64_t late_events = 0;
+  uint64_t evicted_keys = 0;
   uint64_t keys = 0;
   uint64_t state_bytes = 0;
   double seconds = 0;

@@ -46,6 +46,7 @@ struct PipelineOptions {
   uint32_t batch_size = 256;    // events per ring hand-off
   uint32_t ring_batches = 64;   // batches in flight per shard
   uint32_t alert_ring = 4096;   // alerts in flight per shard
+  int64_t key_ttl_ms = 24 * 3600 * 1000;  // engine.key_ttl; <= 0 disables eviction
 };
 
 struct ShardStats {
@@ -54,6 +55,7 @@ struct ShardStats {
   uint64_t state_bytes = 0;     // approximate bytes of rule state
   uint64_t alerts = 0;
   uint64_t late_events = 0;     // messages that missed a closed window
+  uint64_t evicted_keys = 0;    // (rule, key) states evicted after key_ttl of silence
 };
 
 class Pipeline {

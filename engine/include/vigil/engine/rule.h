@@ -57,6 +57,10 @@ class RuleShard {
   virtual void OnWatermark(int64_t watermark, AlertOutput& out) noexcept {}
   // End of a finite input: close what is open (windows).
   virtual void OnEndOfInput(AlertOutput& out) noexcept {}
+  // Evicts the state of keys whose last message is older than `cutoff`
+  // (engine.key_ttl), except what an open alert or a pending `for` still
+  // needs. Returns the number of keys evicted.
+  virtual size_t EvictIdle(int64_t cutoff) noexcept { return 0; }
   virtual size_t KeyCount() const noexcept = 0;
   // Bytes of state held outside the shard's KeyStateArena.
   virtual size_t MemoryBytes() const noexcept = 0;
