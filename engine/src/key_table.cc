@@ -87,7 +87,10 @@ KeyId KeyTable::Create(uint32_t keylist, const uint32_t* tag_ids, size_t n, cons
   info.values.reserve(n);
   for (size_t i = 0; i < n; ++i) info.values.emplace_back(tags.Get(tag_ids[i]));
   info.hash = HashValues(info.values);
-  info.shard = static_cast<uint32_t>(info.hash % shards_);
+  // The shard follows the key's last (finest) tag only, so that [zone, device]
+  // and [device] keys of one device live on the same shard and a message is
+  // handed to fewer shards.
+  info.shard = n == 0 ? 0 : static_cast<uint32_t>(HashValues({info.values.back()}) % shards_);
   if (next_slot_.size() <= keylist) next_slot_.resize(keylist + 1);
   if (next_slot_[keylist].empty()) next_slot_[keylist].assign(shards_, 0);
   info.slot = next_slot_[keylist][info.shard];

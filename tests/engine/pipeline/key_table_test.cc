@@ -47,7 +47,19 @@ TEST(KeyTableTest, GetReturnsTheTuple) {
   EXPECT_EQ(info.keylist, 2u);
   EXPECT_EQ(info.values, (std::vector<std::string>{"nord", "t1"}));
   EXPECT_EQ(info.hash, KeyTable::HashValues({"nord", "t1"}));
-  EXPECT_EQ(info.shard, info.hash % 3);
+  // The shard follows the last (finest) tag only.
+  EXPECT_EQ(info.shard, KeyTable::HashValues({"t1"}) % 3);
+}
+
+TEST(KeyTableTest, MultiTagKeyLivesWithItsLastTag) {
+  KeyTable table(4);
+  TagInterner tags;
+  for (int i = 0; i < 200; ++i) {
+    const std::string device = "d-" + std::to_string(i);
+    const KeyId fine = InternKey(table, tags, 0, {device});
+    const KeyId both = InternKey(table, tags, 1, {"zone" + std::to_string(i % 3), device});
+    ASSERT_EQ(table.Get(fine).shard, table.Get(both).shard) << device;
+  }
 }
 
 TEST(KeyTableTest, SameValuesInAnotherKeyListIsAnotherKey) {
@@ -206,7 +218,8 @@ TEST(KeyTableTest, ReaderThreadReadsPublishedEntries) {
       for (; seen < upto; ++seen) {
         const KeyInfo& info = table.Get(seen + 1);
         const std::string expected = "key" + std::to_string(seen);
-        if (info.values.size() != 2 || info.values[1] != expected || info.shard != info.hash % 4) {
+        if (info.values.size() != 2 || info.values[1] != expected ||
+            info.shard != KeyTable::HashValues({expected}) % 4) {
           reader_ok.store(false);
         }
       }

@@ -43,7 +43,7 @@ class DeadLetterWriter {
 
 struct EngineOptions {
   uint32_t shards = 0;                 // 0 = hardware concurrency
-  size_t poll_batch = 4096;            // messages per Poll call
+  size_t poll_batch = 1024;            // messages per Poll call (partial batches are flushed after each)
   // Close open windows when every source finished (replay, file follow: false).
   bool close_windows_at_end = true;
   int64_t key_ttl_ms = 24 * 3600 * 1000;  // engine.key_ttl

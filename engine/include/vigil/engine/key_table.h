@@ -2,8 +2,10 @@
 //
 // Thread-safety: the router thread interns keys (Intern); shard and sink
 // threads read a KeyInfo by id once the id reached them through a ring.
-// Ids start at 1 (0 is kNoKey). The owning shard is a hash of the tag values,
-// so it does not depend on arrival order and is stable across restarts. Each
+// Ids start at 1 (0 is kNoKey). The owning shard is a hash of the key's last
+// (finest) tag value, so it does not depend on arrival order, is stable across
+// restarts, and keys such as [zone, device] and [device] of one device share a
+// shard. Each
 // key also gets a slot: a dense index among the keys of its key list on its
 // shard, which rule shards use to index their state arrays directly.
 #pragma once
