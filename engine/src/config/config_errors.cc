@@ -27,10 +27,41 @@ void ConfigErrors::AddInScalar(const YAML::Node& at, size_t offset, std::string 
     Add(1, 1, std::move(message));
     return;
   }
-  // Quoted scalars start one column before their text.
-  const std::string tag = at.Tag();
-  const int quote = (tag == "!") ? 1 : 0;
+  const size_t line_no = static_cast<size_t>(m.line);
+  const size_t col = static_cast<size_t>(m.column);
+  if (line_no < lines_.size() && col < lines_[line_no].size() &&
+      (lines_[line_no][col] == '\'' || lines_[line_no][col] == '"')) {
+    // Walk the quoted source text, one decoded character at a time.
+    const std::string& line = lines_[line_no];
+    const char quote = line[col];
+    size_t pos = col + 1;
+    for (size_t decoded = 0; decoded < offset && pos < line.size(); ++decoded) {
+      if (quote == '\'' && line[pos] == '\'' && pos + 1 < line.size() && line[pos + 1] == '\'') {
+        pos += 2;
+      } else if (quote == '"' && line[pos] == '\\' && pos + 1 < line.size()) {
+        const char e = line[pos + 1];
+        pos += e == 'x' ? 4 : e == 'u' ? 6 : e == 'U' ? 10 : 2;
+      } else {
+        ++pos;
+      }
+    }
+    Add(m.line + 1, static_cast<int>(pos) + 1, std::move(message));
+    return;
+  }
+  // Without the source: quoted scalars start one column before their text.
+  const int quote = (at.Tag() == "!") ? 1 : 0;
   Add(m.line + 1, m.column + 1 + quote + static_cast<int>(offset), std::move(message));
+}
+
+void ConfigErrors::SetSource(const std::string& text) {
+  lines_.clear();
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) nl = text.size();
+    lines_.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
 }
 
 std::vector<std::string> ConfigErrors::Formatted() const {

@@ -192,6 +192,7 @@ bool Parse(const YAML::Node& root, RulesFile* f, ConfigErrors& errors) {
 
 bool LoadRulesText(const std::string& text, const std::string& path, RulesFile* out, ConfigErrors& errors) {
   out->path = path;
+  errors.SetSource(text);
   size_t slash = path.find_last_of('/');
   out->directory = slash == std::string::npos ? "." : path.substr(0, slash);
   YAML::Node root;

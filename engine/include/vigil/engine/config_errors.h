@@ -23,8 +23,12 @@ class ConfigErrors {
   // 1-based line and column.
   void Add(int line, int column, std::string message);
   void Add(const YAML::Node& at, std::string message);
-  // At `offset` characters into the scalar `at` (for expression errors).
+  // At `offset` characters into the value of scalar `at` (for expression
+  // errors). With the file's text (SetSource), escapes inside quoted scalars
+  // ('' and backslash sequences) are mapped back to their source columns.
   void AddInScalar(const YAML::Node& at, size_t offset, std::string message);
+  // The text of the file, for AddInScalar.
+  void SetSource(const std::string& text);
 
   bool empty() const { return errors_.empty(); }
   size_t size() const { return errors_.size(); }
@@ -36,6 +40,7 @@ class ConfigErrors {
   struct Entry { int line, column; std::string message; };
   std::string file_;
   std::vector<Entry> errors_;
+  std::vector<std::string> lines_;
 };
 
 // Reports every key of map `node` that is not in `allowed`, suggesting the
