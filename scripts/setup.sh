@@ -12,7 +12,7 @@ PACKAGES=(
   librocksdb-dev librdkafka-dev libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev
   prometheus-cpp-dev libcurl4-openssl-dev
   # tests, benchmarks and demo
-  python3 mosquitto mosquitto-clients kcat time
+  python3 mosquitto mosquitto-clients kcat time prometheus
 )
 
 missing=()

@@ -87,7 +87,13 @@ void AppendJsonNumber(std::string* out, double v) {
 
 AlertDispatcher::AlertDispatcher(const std::vector<std::shared_ptr<const Rule>>& rules, const KeyTable& keys,
                                  std::vector<Sink*> sinks, Logger* logger)
-    : rules_(rules), keys_(keys), sinks_(std::move(sinks)), logger_(logger) {}
+    : rules_(rules),
+      keys_(keys),
+      sinks_(std::move(sinks)),
+      logger_(logger),
+      raised_(rules.size()),
+      cleared_(rules.size()),
+      sink_errors_by_(sinks_.size()) {}
 
 std::string AlertDispatcher::RenderMessage(const std::string& tmpl, const AlertRecord& a, const RuleInfo& rule,
                                            const KeyInfo& key) {
@@ -182,21 +188,26 @@ void AlertDispatcher::Consume(const AlertRecord& a) {
   message_ = RenderMessage(rule.message, a, rule, key);
   json_ = RenderJson(a, rule, key, id_, message_);
   AlertView view{a, rule, key, id_, message_, json_};
-  for (Sink* s : sinks_) {
-    Status st = s->Write(view);
+  for (size_t i = 0; i < sinks_.size(); ++i) {
+    Status st = sinks_[i]->Write(view);
     if (!st.ok()) {
       sink_errors_.fetch_add(1, std::memory_order_relaxed);
-      logger_->Log(LogLevel::kError, "sink " + s->name() + ": " + st.message());
+      sink_errors_by_[i].Add();
+      logger_->Log(LogLevel::kError, "sink " + sinks_[i]->name() + ": " + st.message());
     }
   }
+  (a.state == AlertState::kRaised ? raised_ : cleared_)[a.rule].Add();
+  if (observer_) observer_(view);
   alerts_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void AlertDispatcher::Idle() {
-  for (Sink* s : sinks_) {
+  for (size_t i = 0; i < sinks_.size(); ++i) {
+    Sink* s = sinks_[i];
     Status st = s->Flush();
     if (!st.ok()) {
       sink_errors_.fetch_add(1, std::memory_order_relaxed);
+      sink_errors_by_[i].Add();
       logger_->Log(LogLevel::kError, "sink " + s->name() + ": " + st.message());
     }
   }

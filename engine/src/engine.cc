@@ -37,8 +37,9 @@ class Engine::Router final : public MessageHandler {
 
   void OnMessage(ParsedMessage& m) override {
     ++engine_->stats_.messages;
-    if (!m.has_ts) m.ts = WallNowMs();
+    engine_->source_counters_[current_].received.Add();
     SourceClock& c = clocks[current_];
+    if (!m.has_ts) m.ts = WallNowMs();
     if (!first_seen_) {
       first_seen_ = true;
       pipeline_->SetStart(m.ts);
@@ -48,13 +49,20 @@ class Engine::Router final : public MessageHandler {
       c.max_ts = m.ts;
       RecomputeWatermark();
     }
-    const int64_t ingest = (++stamp_ % kIngestStampEvery) == 0 ? SteadyNowNs() : 0;
+    const bool sample = (++stamp_ % kIngestStampEvery) == 0;
+    const int64_t ingest = sample ? SteadyNowNs() : 0;
+    if (sample && c.live) {
+      const int64_t lag_ms = WallNowMs() - m.ts;
+      if (lag_ms >= 0) engine_->event_lag_.Record(static_cast<uint64_t>(lag_ms) * 1000000);
+    }
     pipeline_->Route(m, current_, watermark, ingest);
   }
 
   void OnReject(RejectReason reason, std::string_view raw, std::string_view where) override {
     ++engine_->stats_.messages;
     ++engine_->stats_.rejected[static_cast<size_t>(reason)];
+    engine_->source_counters_[current_].received.Add();
+    engine_->source_counters_[current_].rejected[static_cast<size_t>(reason)].Add();
     if (engine_->dead_letter_ != nullptr) {
       engine_->dead_letter_->Write(engine_->sources_[current_]->name(), reason, where, raw);
     }
@@ -110,6 +118,9 @@ Engine::Engine(Schema schema, std::unique_ptr<TagInterner> tags, std::vector<std
       options_(options) {
   shards_ = options_.shards != 0 ? options_.shards : std::max(1u, std::thread::hardware_concurrency());
   shards_ = std::min(shards_, 64u);
+  source_counters_ = std::make_unique<SourceCounters[]>(sources_.size());
+  start_time_seconds_ =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 Engine::~Engine() = default;
@@ -120,6 +131,7 @@ Status Engine::Run() {
   std::vector<Sink*> sink_ptrs;
   for (auto& s : sinks_) sink_ptrs.push_back(s.get());
   AlertDispatcher dispatcher(rules_, keys, sink_ptrs, logger_);
+  if (alert_observer_) dispatcher.SetObserver(alert_observer_);
   PipelineOptions popt;
   popt.shards = shards_;
   popt.key_ttl_ms = options_.key_ttl_ms;
@@ -135,6 +147,12 @@ Status Engine::Run() {
   }
   Status start = pipeline.Start();
   if (!start.ok()) return start;
+  {
+    std::lock_guard<std::mutex> lock(live_mu_);
+    live_pipeline_ = &pipeline;
+    live_dispatcher_ = &dispatcher;
+  }
+  ready_.store(true, std::memory_order_release);
 
   Status failure;
   size_t finished = 0;
@@ -167,6 +185,12 @@ Status Engine::Run() {
   }
   const bool all_done = finished == sources_.size() && !stop_.load(std::memory_order_relaxed);
   pipeline.Finish(router.watermark, all_done && options_.close_windows_at_end);
+  {
+    std::lock_guard<std::mutex> lock(live_mu_);
+    live_pipeline_ = nullptr;
+    live_dispatcher_ = nullptr;
+  }
+  ready_.store(false, std::memory_order_release);
   if (dead_letter_ != nullptr) dead_letter_->Flush();
   for (auto& s : sinks_) (void)s->Flush();
 

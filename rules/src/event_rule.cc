@@ -54,6 +54,7 @@ class EventRuleShard final : public RuleShard {
     if (has_aggregates_) UpdateAggregates(slot, e);
     const EvalInput in{e.fields, e.tags, aggs_.data()};
     const double when = rule_.when().program.Eval(in);
+    evaluations_.Add();
     switch (st.phase) {
       case Phase::kOk:
         if (when != 1.0) return;

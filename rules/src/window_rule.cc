@@ -53,7 +53,7 @@ class WindowRuleShard final : public RuleShard {
       }
       AddTo(st, slot, start, e);
     }
-    if (late) ++late_events_;
+    if (late) CountLate(e.source);
   }
 
   void OnWatermark(int64_t wm, AlertOutput& out) noexcept override {
@@ -137,6 +137,7 @@ class WindowRuleShard final : public RuleShard {
     st.windows.erase(it);
     const EvalInput in{nullptr, nullptr, aggs_.data()};
     const double when = rule_.when().program.Eval(in);
+    evaluations_.Add();
     if (st.phase == Phase::kOk) {
       if (when != 1.0) return;
       st.phase = Phase::kFiring;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "pipeline/event_batch.h"
+#include "vigil/engine/relaxed_counter.h"
 #include "vigil/engine/spsc_ring.h"
 
 namespace vigil {
@@ -79,6 +80,7 @@ class Pipeline::Shard {
       const Event e = b.Get(i);
       Advance(e.watermark);
       int64_t deadline = kMaxTime;
+      processed_.Add();
       for (auto& r : rules_) {
         r->OnEvent(e, output_);
         deadline = std::min(deadline, r->next_deadline());
@@ -90,6 +92,9 @@ class Pipeline::Shard {
       }
     }
     Advance(b.end_watermark);
+    uint64_t keys = 0;
+    for (auto& r : rules_) keys += r->KeyCount();
+    keys_published_.Set(keys);
   }
 
   // Brings the state blocks of the event's keys owned here towards the cache.
@@ -138,6 +143,9 @@ class Pipeline::Shard {
   int64_t watermark_ = kMinTime;
   int64_t next_deadline_ = kMaxTime;
   uint64_t events_ = 0;
+  alignas(64) RelaxedCounter processed_;        // shard thread
+  RelaxedCounter keys_published_;               // shard thread
+  alignas(64) RelaxedCounter routed_;           // router thread: events handed to this shard
   uint64_t evicted_ = 0;
   int64_t key_ttl_ms_ = 0;
   int64_t next_evict_ = kMinTime;
@@ -234,6 +242,7 @@ void Pipeline::Route(const ParsedMessage& m, uint32_t source, int64_t watermark,
     const uint32_t s = static_cast<uint32_t>(__builtin_ctzll(mask));
     mask &= mask - 1;
     EventBatch* b = Acquire(s);
+    shards_[s]->routed_.Add();
     const uint32_t i = b->count++;
     b->ts[i] = m.ts;
     b->watermark[i] = watermark;
@@ -302,6 +311,37 @@ void Pipeline::AlertLoop() {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   consumer_->Idle();
+}
+
+Pipeline::ShardTelemetry Pipeline::Telemetry(uint32_t shard) const {
+  ShardTelemetry t;
+  if (shard >= shards_.size()) return t;
+  const Shard& s = *shards_[shard];
+  t.events = s.processed_.Get();
+  const uint64_t routed = s.routed_.Get();
+  t.backlog = routed > t.events ? routed - t.events : 0;
+  t.keys = s.keys_published_.Get();
+  return t;
+}
+
+uint64_t Pipeline::RuleEvaluations(uint32_t rule) const {
+  uint64_t n = 0;
+  for (const auto& s : shards_) {
+    if (rule < s->rules_.size()) n += s->rules_[rule]->evaluations();
+  }
+  return n;
+}
+
+uint64_t Pipeline::LateEvents(uint32_t source) const {
+  uint64_t n = 0;
+  for (const auto& s : shards_) {
+    for (const auto& r : s->rules_) n += r->late_events(source);
+  }
+  return n;
+}
+
+void Pipeline::MergeLatency(LatencyHistogram* into) const {
+  for (const auto& s : shards_) into->Merge(s->latency_);
 }
 
 std::vector<ShardStats> Pipeline::Stats() const {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "vigil/engine/key_table.h"
 #include "vigil/engine/logger.h"
 #include "vigil/engine/pipeline.h"
+#include "vigil/engine/relaxed_counter.h"
 #include "vigil/engine/rule.h"
 #include "vigil/engine/sink.h"
 
@@ -29,6 +31,13 @@ class AlertDispatcher final : public AlertConsumer {
 
   uint64_t alerts() const { return alerts_.load(std::memory_order_relaxed); }
   uint64_t sink_errors() const { return sink_errors_.load(std::memory_order_relaxed); }
+  // Per rule: transitions emitted (active = raised - cleared); per sink: write errors.
+  uint64_t raised(uint32_t rule) const { return rule < raised_.size() ? raised_[rule].Get() : 0; }
+  uint64_t cleared(uint32_t rule) const { return rule < cleared_.size() ? cleared_[rule].Get() : 0; }
+  uint64_t sink_errors(size_t sink) const { return sink < sink_errors_by_.size() ? sink_errors_by_[sink].Get() : 0; }
+  const std::vector<Sink*>& sinks() const { return sinks_; }
+  // Called on the alert thread for every alert after the sinks (the HTTP alert board).
+  void SetObserver(std::function<void(const AlertView&)> observer) { observer_ = std::move(observer); }
 
   // Renders the message template: {rule} {severity} {state} {value} {count}
   // {ts} and any key tag by name ({zone}); unknown placeholders stay as they are.
@@ -44,6 +53,8 @@ class AlertDispatcher final : public AlertConsumer {
   Logger* logger_;
   std::atomic<uint64_t> alerts_{0};
   std::atomic<uint64_t> sink_errors_{0};
+  std::vector<RelaxedCounter> raised_, cleared_, sink_errors_by_;
+  std::function<void(const AlertView&)> observer_;
   std::string json_, message_, id_;
 };
 

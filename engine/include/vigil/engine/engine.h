@@ -14,6 +14,8 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
+#include <mutex>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,6 +26,7 @@
 #include "vigil/engine/logger.h"
 #include "vigil/engine/message.h"
 #include "vigil/engine/pipeline.h"
+#include "vigil/engine/relaxed_counter.h"
 #include "vigil/engine/rule.h"
 #include "vigil/engine/schema.h"
 #include "vigil/engine/sink.h"
@@ -47,6 +50,8 @@ struct EngineOptions {
   // Close open windows when every source finished (replay, file follow: false).
   bool close_windows_at_end = true;
   int64_t key_ttl_ms = 24 * 3600 * 1000;  // engine.key_ttl
+  std::string version = "0.0.0";          // for vigil_build_info
+  std::string commit = "unknown";
 };
 
 struct EngineStats {
@@ -82,6 +87,17 @@ class Engine {
   void RequestStop() { stop_.store(true, std::memory_order_relaxed); }
   const EngineStats& stats() const { return stats_; }
   uint32_t shards() const { return shards_; }
+  const std::vector<std::shared_ptr<const Rule>>& rules() const { return rules_; }
+
+  // The Prometheus text exposition of every metric (DESIGN.md "Supervision"),
+  // built at scrape time from relaxed per-thread counters. Any thread.
+  std::string MetricsText() const;
+  // Per-rule counters as a JSON object {"rule": {"evaluations","raised","cleared","active"}}. Any thread.
+  std::string RuleCountersJson() const;
+  // True once Run() started the pipeline and every source opened.
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
+  // Called for every alert on the alert thread (e.g. the HTTP alert board). Set before Run().
+  void SetAlertObserver(std::function<void(const AlertView&)> observer) { alert_observer_ = std::move(observer); }
 
  private:
   class Router;
@@ -95,7 +111,21 @@ class Engine {
   EngineOptions options_;
   uint32_t shards_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> ready_{false};
   EngineStats stats_;
+  std::function<void(const AlertView&)> alert_observer_;
+
+  // Live telemetry (router thread writes, scrapes read).
+  struct SourceCounters {
+    RelaxedCounter received;
+    RelaxedCounter rejected[static_cast<size_t>(RejectReason::kCount)];
+  };
+  std::unique_ptr<SourceCounters[]> source_counters_;
+  LatencyHistogram event_lag_;            // now - event ts of live sources (router thread)
+  double start_time_seconds_ = 0;
+  mutable std::mutex live_mu_;            // guards the two pointers below
+  const Pipeline* live_pipeline_ = nullptr;
+  const AlertDispatcher* live_dispatcher_ = nullptr;
 };
 
 }  // namespace vigil

@@ -1,8 +1,8 @@
 // LatencyHistogram: log-linear buckets of nanosecond latencies (HDR-like, 16
 // sub-buckets per power of two: ~6% relative error), mergeable.
 //
-// Thread-safety: one writer; read after the writer stopped, or accept a
-// torn-free but slightly stale view (counters are relaxed atomics).
+// Thread-safety: one writer (Record uses a relaxed load and store, no locked
+// read-modify-write); any thread may read a slightly stale view.
 #pragma once
 
 #include <array>
@@ -18,12 +18,22 @@ class LatencyHistogram {
   static constexpr int kBuckets = 64 * kSub;
 
   void Record(uint64_t ns) noexcept {
-    counts_[Index(ns)].fetch_add(1, std::memory_order_relaxed);
+    auto& c = counts_[Index(ns)];
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    sum_ns_.store(sum_ns_.load(std::memory_order_relaxed) + ns, std::memory_order_relaxed);
   }
+  // Samples whose bucket lies entirely at or below `ns` (for Prometheus buckets).
+  uint64_t CountAtMost(uint64_t ns) const noexcept {
+    uint64_t n = 0;
+    for (int i = 0; i < kBuckets && UpperBound(i) <= ns; ++i) n += counts_[i].load(std::memory_order_relaxed);
+    return n;
+  }
+  uint64_t SumNs() const noexcept { return sum_ns_.load(std::memory_order_relaxed); }
   void Merge(const LatencyHistogram& o) noexcept {
     for (int i = 0; i < kBuckets; ++i) {
       counts_[i].fetch_add(o.counts_[i].load(std::memory_order_relaxed), std::memory_order_relaxed);
     }
+    sum_ns_.fetch_add(o.sum_ns_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   }
   uint64_t Count() const noexcept {
     uint64_t n = 0;
@@ -59,6 +69,7 @@ class LatencyHistogram {
   }
 
   std::array<std::atomic<uint64_t>, kBuckets> counts_{};
+  std::atomic<uint64_t> sum_ns_{0};
 };
 
 }  // namespace vigil

@@ -80,6 +80,20 @@ class Pipeline {
   void Finish(int64_t watermark, bool end_of_input);
 
   uint32_t shards() const { return options_.shards; }
+
+  // Live telemetry, readable from any thread while the pipeline runs
+  // (relaxed counters, folded at scrape time).
+  struct ShardTelemetry {
+    uint64_t events = 0;        // events processed
+    uint64_t backlog = 0;       // events handed over but not processed yet
+    uint64_t keys = 0;          // keys with state (published once per batch)
+  };
+  ShardTelemetry Telemetry(uint32_t shard) const;
+  // Rule `rule` on every shard: `when` evaluations, late messages of `source`.
+  uint64_t RuleEvaluations(uint32_t rule) const;
+  uint64_t LateEvents(uint32_t source) const;
+  // Event-done latency of every shard (ingest -> processed), merged.
+  void MergeLatency(LatencyHistogram* into) const;
   // After Finish(): per-shard counters and the merged latency histograms.
   std::vector<ShardStats> Stats() const;
   const LatencyHistogram& event_latency() const { return event_latency_; }

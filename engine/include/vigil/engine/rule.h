@@ -18,6 +18,7 @@
 #include "vigil/engine/event.h"
 #include "vigil/engine/key_state_arena.h"
 #include "vigil/engine/key_table.h"
+#include "vigil/engine/relaxed_counter.h"
 #include "vigil/engine/tag_interner.h"
 
 namespace vigil {
@@ -67,12 +68,28 @@ class RuleShard {
 
   // Earliest event time at which OnWatermark has work; kMaxTime when none.
   int64_t next_deadline() const noexcept { return next_deadline_; }
-  // Messages that arrived after one of their windows had closed.
-  uint64_t late_events() const noexcept { return late_events_; }
+  static constexpr uint32_t kMaxSourcesTracked = 16;
+  // Messages that arrived after one of their windows had closed (all sources).
+  uint64_t late_events() const noexcept {
+    uint64_t n = 0;
+    for (const auto& c : late_by_source_) n += c.Get();
+    return n;
+  }
+  // Late messages of source `source` (sources beyond the 16th share the last counter).
+  uint64_t late_events(uint32_t source) const noexcept {
+    return late_by_source_[source < kMaxSourcesTracked ? source : kMaxSourcesTracked - 1].Get();
+  }
+  // Times `when` was evaluated (the rule saw a message, or a window closed).
+  uint64_t evaluations() const noexcept { return evaluations_.Get(); }
 
  protected:
+  void CountLate(uint32_t source) noexcept {
+    late_by_source_[source < kMaxSourcesTracked ? source : kMaxSourcesTracked - 1].Add();
+  }
+
   int64_t next_deadline_ = kMaxTime;
-  uint64_t late_events_ = 0;
+  RelaxedCounter late_by_source_[kMaxSourcesTracked];
+  RelaxedCounter evaluations_;
 };
 
 class Rule {

@@ -1,0 +1,176 @@
+// Engine::MetricsText and Engine::RuleCountersJson: the scrape-time fold of
+// the per-thread relaxed counters into Prometheus metric families, written
+// with prometheus-cpp's text serializer.
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "metrics/process_metrics.h"
+#include "vigil/engine/alert_dispatcher.h"
+#include "vigil/engine/engine.h"
+
+namespace vigil {
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+// Prometheus buckets of the latency histograms, in seconds.
+constexpr double kLatencyBuckets[] = {0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                      0.01,    0.025,   0.05,   0.1,     0.25,   0.5,   1,      2.5,
+                                      5,       10,      30,     60};
+
+MetricFamily Family(const char* name, const char* help, MetricType type) {
+  MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  return f;
+}
+
+void AddValue(MetricFamily* f, std::vector<ClientMetric::Label> labels, double value) {
+  ClientMetric m;
+  std::sort(labels.begin(), labels.end());  // stable, conventional label order
+  m.label = std::move(labels);
+  if (f->type == MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  f->metric.push_back(std::move(m));
+}
+
+void AddHistogram(MetricFamily* f, const LatencyHistogram& h) {
+  ClientMetric m;
+  for (double bound : kLatencyBuckets) {
+    ClientMetric::Bucket b;
+    b.upper_bound = bound;
+    b.cumulative_count = h.CountAtMost(static_cast<uint64_t>(bound * 1e9));
+    m.histogram.bucket.push_back(b);
+  }
+  ClientMetric::Bucket inf;
+  inf.upper_bound = std::numeric_limits<double>::infinity();
+  inf.cumulative_count = h.Count();
+  m.histogram.bucket.push_back(inf);
+  m.histogram.sample_count = h.Count();
+  m.histogram.sample_sum = static_cast<double>(h.SumNs()) / 1e9;
+  f->metric.push_back(std::move(m));
+}
+
+}  // namespace
+
+std::string Engine::MetricsText() const {
+  std::vector<MetricFamily> families;
+
+  MetricFamily build = Family("vigil_build_info", "vigil version and commit (value 1).", MetricType::Gauge);
+  AddValue(&build, {{"version", options_.version}, {"commit", options_.commit}}, 1);
+  families.push_back(std::move(build));
+
+  MetricFamily received = Family("vigil_messages_received_total",
+                                 "Messages read from each source, rejected ones included.", MetricType::Counter);
+  MetricFamily rejected = Family("vigil_messages_rejected_total",
+                                 "Messages rejected (and dead-lettered) per source and reason.", MetricType::Counter);
+  MetricFamily connected = Family("vigil_source_connected", "1 while the source is connected or open.",
+                                  MetricType::Gauge);
+  MetricFamily late = Family("vigil_late_events_total",
+                             "Messages that arrived after one of their windows had closed.", MetricType::Counter);
+
+  std::lock_guard<std::mutex> lock(live_mu_);
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    const std::string& name = sources_[i]->name();
+    AddValue(&received, {{"source", name}}, static_cast<double>(source_counters_[i].received.Get()));
+    for (size_t r = 1; r < static_cast<size_t>(RejectReason::kCount); ++r) {
+      AddValue(&rejected, {{"reason", RejectReasonName(static_cast<RejectReason>(r))}, {"source", name}},
+               static_cast<double>(source_counters_[i].rejected[r].Get()));
+    }
+    AddValue(&connected, {{"source", name}}, live_pipeline_ != nullptr ? 1 : 0);
+    AddValue(&late, {{"source", name}},
+             live_pipeline_ != nullptr ? static_cast<double>(live_pipeline_->LateEvents(static_cast<uint32_t>(i))) : 0);
+  }
+  families.push_back(std::move(received));
+  families.push_back(std::move(rejected));
+  families.push_back(std::move(connected));
+  families.push_back(std::move(late));
+
+  MetricFamily events = Family("vigil_events_processed_total", "Events processed by each shard.", MetricType::Counter);
+  MetricFamily queue = Family("vigil_queue_depth", "Events handed to each shard and not processed yet (backlog).",
+                              MetricType::Gauge);
+  MetricFamily keys = Family("vigil_state_keys", "Keys with rule state on each shard (all rules).", MetricType::Gauge);
+  MetricFamily evaluations = Family("vigil_rule_evaluations_total",
+                                    "Evaluations of each rule's condition.", MetricType::Counter);
+  MetricFamily alerts = Family("vigil_alerts_total", "Alert transitions emitted per rule, severity and state.",
+                               MetricType::Counter);
+  MetricFamily active = Family("vigil_alerts_active", "Alerts currently raised per rule and severity.",
+                               MetricType::Gauge);
+  MetricFamily sink_errors = Family("vigil_sink_errors_total", "Failed writes or flushes of each sink.",
+                                    MetricType::Counter);
+  MetricFamily latency = Family("vigil_pipeline_latency_seconds",
+                                "Time from ingest to the event processed by its shard (sampled 1 in 16).",
+                                MetricType::Histogram);
+  MetricFamily lag = Family("vigil_event_lag_seconds",
+                            "Wall-clock time minus event time at ingest, live sources (sampled 1 in 16).",
+                            MetricType::Histogram);
+  if (live_pipeline_ != nullptr) {
+    for (uint32_t s = 0; s < live_pipeline_->shards(); ++s) {
+      const Pipeline::ShardTelemetry t = live_pipeline_->Telemetry(s);
+      const std::string shard = std::to_string(s);
+      AddValue(&events, {{"shard", shard}}, static_cast<double>(t.events));
+      AddValue(&queue, {{"shard", shard}}, static_cast<double>(t.backlog));
+      AddValue(&keys, {{"shard", shard}}, static_cast<double>(t.keys));
+    }
+    LatencyHistogram merged;
+    live_pipeline_->MergeLatency(&merged);
+    AddHistogram(&latency, merged);
+  } else {
+    AddHistogram(&latency, LatencyHistogram());
+  }
+  AddHistogram(&lag, event_lag_);
+  for (uint32_t r = 0; r < rules_.size(); ++r) {
+    const RuleInfo& info = rules_[r]->info();
+    const uint64_t evals = live_pipeline_ != nullptr ? live_pipeline_->RuleEvaluations(r) : 0;
+    const uint64_t raised = live_dispatcher_ != nullptr ? live_dispatcher_->raised(r) : 0;
+    const uint64_t cleared = live_dispatcher_ != nullptr ? live_dispatcher_->cleared(r) : 0;
+    AddValue(&evaluations, {{"rule", info.name}}, static_cast<double>(evals));
+    AddValue(&alerts, {{"rule", info.name}, {"severity", info.severity}, {"state", "raised"}},
+             static_cast<double>(raised));
+    AddValue(&alerts, {{"rule", info.name}, {"severity", info.severity}, {"state", "cleared"}},
+             static_cast<double>(cleared));
+    AddValue(&active, {{"rule", info.name}, {"severity", info.severity}},
+             static_cast<double>(raised >= cleared ? raised - cleared : 0));
+  }
+  for (size_t i = 0; i < sinks_.size(); ++i) {
+    AddValue(&sink_errors, {{"sink", sinks_[i]->name()}},
+             live_dispatcher_ != nullptr ? static_cast<double>(live_dispatcher_->sink_errors(i)) : 0);
+  }
+  for (auto* f : {&events, &queue, &keys, &evaluations, &alerts, &active, &sink_errors, &latency, &lag}) {
+    families.push_back(std::move(*f));
+  }
+  for (auto& f : ProcessMetrics(start_time_seconds_)) families.push_back(std::move(f));
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+std::string Engine::RuleCountersJson() const {
+  std::lock_guard<std::mutex> lock(live_mu_);
+  std::string j = "{";
+  for (uint32_t r = 0; r < rules_.size(); ++r) {
+    const uint64_t evals = live_pipeline_ != nullptr ? live_pipeline_->RuleEvaluations(r) : 0;
+    const uint64_t raised = live_dispatcher_ != nullptr ? live_dispatcher_->raised(r) : 0;
+    const uint64_t cleared = live_dispatcher_ != nullptr ? live_dispatcher_->cleared(r) : 0;
+    if (r) j += ",";
+    AppendJsonString(&j, rules_[r]->info().name);
+    j += ":{\"evaluations\":" + std::to_string(evals) + ",\"raised\":" + std::to_string(raised) +
+         ",\"cleared\":" + std::to_string(cleared) +
+         ",\"active\":" + std::to_string(raised >= cleared ? raised - cleared : 0) + "}";
+  }
+  return j + "}";
+}
+
+}  // namespace vigil
