@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include "cli/commands.h"
@@ -49,9 +50,23 @@ int RunEngine(const RunArgs& a) {
   if (sinks->empty()) {
     sinks->push_back(std::make_unique<bridges::StreamSink>("stdout", stdout, bridges::StreamSink::Format::kJson, false));
   }
+  // Rejected messages are never silently lost: by default they go to
+  // <state_dir>/dead-letter.ndjson (DESIGN.md), with their reason.
+  std::string dead_path = a.dead_letter;
+  if (dead_path.empty()) {
+    const std::string dir = bridges::ResolvePath(cfg->file.directory, cfg->file.engine.state_dir);
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      std::fprintf(stderr, "vigil run: cannot create the state directory '%s': %s\n", dir.c_str(),
+                   ec.message().c_str());
+      return kExitRuntime;
+    }
+    dead_path = dir + "/dead-letter.ndjson";
+  }
   std::unique_ptr<bridges::DeadLetterFile> dead;
-  if (!a.dead_letter.empty()) {
-    auto d = bridges::DeadLetterFile::Open(a.dead_letter);
+  {
+    auto d = bridges::DeadLetterFile::Open(dead_path);
     if (!d.ok()) {
       std::fprintf(stderr, "vigil run: %s\n", d.status().message().c_str());
       return kExitRuntime;
@@ -102,7 +117,8 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
   sub->add_option("rules", a->rules, "The rules file (YAML)")->required();
   sub->add_option("--shards", a->shards, "Number of shards (default: engine.shards, else the number of cores)")
       ->check(CLI::Range(1, 64));
-  sub->add_option("--dead-letter", a->dead_letter, "Append rejected messages with their reason to FILE");
+  sub->add_option("--dead-letter", a->dead_letter,
+                  "Append rejected messages with their reason to FILE (default: STATE_DIR/dead-letter.ndjson)");
   sub->callback([a, exit_code] { *exit_code = RunEngine(*a); });
 }
 

@@ -125,6 +125,28 @@ Engine::Engine(Schema schema, std::unique_ptr<TagInterner> tags, std::vector<std
 
 Engine::~Engine() = default;
 
+// At most once every 10 s (and at the end): how many messages were rejected
+// since the last report, by reason.
+void Engine::LogRejections(bool final) {
+  const auto now = std::chrono::steady_clock::now();
+  if (!final && now - last_reject_log_ < std::chrono::seconds(10)) return;
+  last_reject_log_ = now;
+  std::string detail;
+  uint64_t total = 0;
+  for (size_t r = 1; r < stats_.rejected.size(); ++r) {
+    const uint64_t n = stats_.rejected[r] - reported_rejected_[r];
+    reported_rejected_[r] = stats_.rejected[r];
+    if (n == 0) continue;
+    total += n;
+    detail += (detail.empty() ? "" : ", ") + std::to_string(n) + " " + RejectReasonName(static_cast<RejectReason>(r));
+  }
+  if (total > 0) {
+    logger_->Log(LogLevel::kWarn, "rejected " + std::to_string(total) + " message(s)" +
+                                      (final ? "" : " in the last 10 s") + ": " + detail +
+                                      (dead_letter_ != nullptr ? " (kept in the dead-letter file)" : ""));
+  }
+}
+
 Status Engine::Run() {
   const auto t0 = std::chrono::steady_clock::now();
   KeyTable keys(shards_);
@@ -177,6 +199,7 @@ Status Engine::Run() {
       if (*r == PollState::kActive) progress = true;
     }
     if (!progress && finished < sources_.size()) router.AdvanceWithWallClock();
+    LogRejections(false);
     pipeline.Flush(router.watermark);
     if (!progress && finished < sources_.size()) {
       if (dead_letter_ != nullptr) dead_letter_->Flush();
@@ -193,6 +216,7 @@ Status Engine::Run() {
   ready_.store(false, std::memory_order_release);
   if (dead_letter_ != nullptr) dead_letter_->Flush();
   for (auto& s : sinks_) (void)s->Flush();
+  LogRejections(true);
 
   stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   stats_.alerts = dispatcher.alerts();

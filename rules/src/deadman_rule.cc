@@ -42,6 +42,7 @@ class DeadmanRuleShard final : public RuleShard {
     uint32_t slot = 0;
     const KeyId key = common_.OwnedKey(e, shard_, &slot);
     if (key == kNoKey) return;
+    evaluations_.Add();
     KeyState& st = states_.Get(slot);
     if (st.key == kNoKey) {
       Know(st, key);

@@ -125,6 +125,8 @@ sinks:
 YAML
 expect_rc 0 "run with follow: false exits 0 at the end" timeout 20 "$vigil" run "$tmp/run.yaml"
 expect_grep "$tmp/alerts.ndjson" '"rule":"hot"' "run writes alerts to the file sink (path relative to the rules file)"
+expect_grep "$tmp/vigil-state/dead-letter.ndjson" '"reason":"invalid_json","where":"[^"]*data.ndjson:3","message":"not json"' "run dead-letters rejected lines by default in the state dir, with reason and place"
+expect_grep "$tmp/vigil-state/dead-letter.ndjson" '"reason":"not_object"' "run dead-letters a non-object"
 expect_grep "$tmp/alerts.ndjson" '"rule":"win","key":{"device":"a"},"state":"raised","severity":"warning","ts":1010000' "run closes open windows at the end of a finite source"
 cat >"$tmp/nosrc.yaml" <<'YAML'
 rules:

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <atomic>
 #include <functional>
 #include <mutex>
@@ -101,6 +102,7 @@ class Engine {
 
  private:
   class Router;
+  void LogRejections(bool final);
   Schema schema_;
   std::unique_ptr<TagInterner> tags_;
   std::vector<std::shared_ptr<const Rule>> rules_;
@@ -114,6 +116,8 @@ class Engine {
   std::atomic<bool> ready_{false};
   EngineStats stats_;
   std::function<void(const AlertView&)> alert_observer_;
+  std::chrono::steady_clock::time_point last_reject_log_{};
+  std::array<uint64_t, static_cast<size_t>(RejectReason::kCount)> reported_rejected_{};
 
   // Live telemetry (router thread writes, scrapes read).
   struct SourceCounters {

@@ -1,0 +1,646 @@
+// HttpServer on civetweb: one begin_request callback routes every request
+// (civetweb serves no files: there is no document root), so authentication,
+// limits and error bodies are ours and uniform.
+#include "vigil/engine/http_server.h"
+
+#include <civetweb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cstring>
+#include <exception>
+#include <mutex>
+
+#include "vigil/engine/alert_dispatcher.h"
+
+namespace vigil {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  }
+  return true;
+}
+
+const std::string* Find(const std::vector<std::pair<std::string, std::string>>& v, std::string_view name,
+                        bool case_insensitive) {
+  for (const auto& [k, value] : v) {
+    if (case_insensitive ? IEquals(k, name) : k == name) return &value;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> SplitPath(std::string_view path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    out.emplace_back(path.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+bool IsParam(const std::string& segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+std::string UrlDecode(std::string_view s) {
+  std::string out(s.size() + 1, '\0');
+  const int n = mg_url_decode(s.data(), static_cast<int>(s.size()), out.data(), static_cast<int>(out.size()), 1);
+  if (n < 0) return std::string(s);
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+void ParseQuery(const char* qs, std::vector<std::pair<std::string, std::string>>* out) {
+  if (qs == nullptr) return;
+  std::string_view q(qs);
+  while (!q.empty()) {
+    size_t amp = q.find('&');
+    std::string_view item = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+    if (item.empty()) continue;
+    size_t eq = item.find('=');
+    if (eq == std::string_view::npos) {
+      out->emplace_back(UrlDecode(item), std::string());
+    } else {
+      out->emplace_back(UrlDecode(item.substr(0, eq)), UrlDecode(item.substr(eq + 1)));
+    }
+  }
+}
+
+// Routes under these prefixes need the token whenever one is set.
+bool AlwaysProtected(std::string_view path) {
+  return path.rfind("/api/", 0) == 0 || path == "/api" || path.rfind("/-/", 0) == 0 || path == "/-";
+}
+bool MetricsLike(std::string_view path) { return path == "/metrics" || path == "/healthz" || path == "/readyz"; }
+
+bool IsLoopbackHost(std::string_view host) {
+  if (host == "localhost") return true;
+  // 127.0.0.0/8, dotted quad.
+  if (host.rfind("127.", 0) != 0) return false;
+  int dots = 0;
+  for (char c : host) {
+    if (c == '.') ++dots;
+    else if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return dots == 3;
+}
+
+struct ListenAddress {
+  std::string host;  // empty: every interface
+  int port = 0;
+};
+
+Result<ListenAddress> ParseListen(const std::string& listen) {
+  if (listen.empty()) return Status::InvalidArgument("http listen address is empty (expected host:port, e.g. 127.0.0.1:9464)");
+  if (listen.front() == '[') {
+    return Status::InvalidArgument("http listen '" + listen +
+                                   "': IPv6 addresses are not supported by this build (use 127.0.0.1:PORT)");
+  }
+  ListenAddress a;
+  std::string port_text = listen;
+  const size_t colon = listen.rfind(':');
+  if (colon != std::string::npos) {
+    a.host = listen.substr(0, colon);
+    port_text = listen.substr(colon + 1);
+  }
+  if (a.host.find(':') != std::string::npos) {
+    return Status::InvalidArgument("http listen '" + listen + "': IPv6 addresses are not supported by this build");
+  }
+  if (port_text.empty() || port_text.size() > 5 ||
+      !std::all_of(port_text.begin(), port_text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    return Status::InvalidArgument("http listen '" + listen + "': expected host:port with a port from 0 to 65535");
+  }
+  a.port = std::stoi(port_text);
+  if (a.port > 65535) return Status::InvalidArgument("http listen '" + listen + "': port above 65535");
+  if (a.host == "localhost") a.host = "127.0.0.1";
+  if (a.host == "*" || a.host == "0.0.0.0") a.host.clear();
+  return a;
+}
+
+}  // namespace
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  // Walk the longer string whatever the contents; fold the length difference in.
+  const size_t n = std::max(a.size(), b.size());
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= static_cast<unsigned char>(x ^ y);
+  }
+  return diff == 0;
+}
+
+const std::string* HttpRequest::Param(std::string_view name) const { return Find(params, name, false); }
+const std::string* HttpRequest::Query(std::string_view name) const { return Find(query, name, false); }
+const std::string* HttpRequest::Header(std::string_view name) const { return Find(headers, name, true); }
+
+HttpResponse HttpResponse::Json(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse HttpResponse::Error(int status, std::string_view message) {
+  std::string body = "{\"error\":";
+  AppendJsonString(&body, message);
+  body += '}';
+  return Json(status, std::move(body));
+}
+
+HttpResponse HttpResponse::Text(int status, std::string body, std::string content_type) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  r.content_type = std::move(content_type);
+  return r;
+}
+
+struct HttpServer::Impl {
+  struct RouteEntry {
+    std::string method;
+    std::string pattern;
+    std::vector<std::string> segments;
+    HttpHandler handler;
+    SseHandler stream;
+  };
+
+  class Stream;
+
+  Logger* logger = nullptr;
+  std::vector<RouteEntry> routes;
+  HttpServerOptions options;
+  mg_context* ctx = nullptr;
+  bool library_initialised = false;
+  std::atomic<bool> stopping{false};
+  std::atomic<uint16_t> port{0};
+  std::atomic<uint32_t> streams{0};
+  uint32_t max_streams = 1;
+  // civetweb's messages while Start() runs, for its Status.
+  std::mutex log_mu;
+  bool capture_log = false;
+  std::string start_log;
+
+  void AddRoute(std::string method, std::string pattern, HttpHandler handler, SseHandler stream) {
+    for (auto& r : routes) {
+      if (r.method == method && r.pattern == pattern) {
+        r.handler = std::move(handler);
+        r.stream = std::move(stream);
+        return;
+      }
+    }
+    RouteEntry e;
+    e.segments = SplitPath(pattern);
+    e.method = std::move(method);
+    e.pattern = std::move(pattern);
+    e.handler = std::move(handler);
+    e.stream = std::move(stream);
+    routes.push_back(std::move(e));
+  }
+
+  static bool Matches(const RouteEntry& r, const std::vector<std::string>& segments,
+                      std::vector<std::pair<std::string, std::string>>* params) {
+    if (r.segments.size() != segments.size()) return false;
+    params->clear();
+    for (size_t i = 0; i < segments.size(); ++i) {
+      if (IsParam(r.segments[i])) {
+        params->emplace_back(r.segments[i].substr(1, r.segments[i].size() - 2), segments[i]);
+      } else if (r.segments[i] != segments[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  bool Authorized(const HttpRequest& req) const {
+    const std::string* auth = req.Header("Authorization");
+    if (auth == nullptr) return false;
+    std::string_view v(*auth);
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    if (v.size() < 7 || !IEquals(v.substr(0, 7), "Bearer ")) return false;
+    v.remove_prefix(7);
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return ConstantTimeEquals(v, options.token);
+  }
+
+  bool NeedsAuth(std::string_view path) const {
+    if (options.token.empty()) return false;
+    return AlwaysProtected(path) || (options.protect_metrics && MetricsLike(path));
+  }
+
+  static void Write(mg_connection* conn, const HttpResponse& r, bool head) {
+    mg_response_header_start(conn, r.status);
+    mg_response_header_add(conn, "Content-Type", r.content_type.c_str(), -1);
+    const std::string length = std::to_string(r.body.size());
+    mg_response_header_add(conn, "Content-Length", length.c_str(), -1);
+    mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+    mg_response_header_add(conn, "X-Content-Type-Options", "nosniff", -1);
+    for (const auto& [k, v] : r.headers) mg_response_header_add(conn, k.c_str(), v.c_str(), -1);
+    mg_response_header_send(conn);
+    if (!head && !r.body.empty()) mg_write(conn, r.body.data(), r.body.size());
+  }
+
+  // Answers before the body was read: the connection cannot be reused.
+  static int WriteAndClose(mg_connection* conn, const HttpResponse& r) {
+    mg_disable_connection_keep_alive(conn);
+    Write(conn, r, false);
+    return r.status;
+  }
+
+  // Reads the body into req->body. Returns 0, or 413 when it exceeds the
+  // limit, 400 when it is cut short.
+  int ReadBody(mg_connection* conn, const mg_request_info* ri, HttpRequest* req) const {
+    const std::string* te = req->Header("Transfer-Encoding");
+    const bool chunked = te != nullptr && te->find("chunked") != std::string::npos;
+    if (ri->content_length <= 0 && !chunked) return 0;
+    if (ri->content_length > 0 && static_cast<unsigned long long>(ri->content_length) > options.max_body_bytes) {
+      return 413;
+    }
+    const size_t expected = ri->content_length > 0 ? static_cast<size_t>(ri->content_length) : 0;
+    req->body.reserve(expected > 0 ? expected : 65536);
+    char buf[65536];
+    while (true) {
+      const int n = mg_read(conn, buf, sizeof buf);
+      if (n < 0) return 400;
+      if (n == 0) break;
+      if (req->body.size() + static_cast<size_t>(n) > options.max_body_bytes) return 413;
+      req->body.append(buf, static_cast<size_t>(n));
+    }
+    if (expected > 0 && req->body.size() != expected) return 400;
+    return 0;
+  }
+
+  int Handle(mg_connection* conn);
+  int RunStream(mg_connection* conn, const RouteEntry& route, const HttpRequest& req);
+
+  static int BeginRequest(mg_connection* conn) {
+    auto* self = static_cast<Impl*>(mg_get_user_data(mg_get_context(conn)));
+    try {
+      return self->Handle(conn);
+    } catch (...) {
+      // Allocation failure or similar outside a handler: never let it cross into C.
+      return WriteAndClose(conn, HttpResponse::Error(500, "internal error"));
+    }
+  }
+
+  // civetweb's init_ssl callback: loads the certificate chain and the key
+  // (civetweb itself wants both in one file). 1 = done, -1 = failed.
+  static int InitTls(void* ssl_ctx, void* user_data) {
+    auto* self = static_cast<Impl*>(user_data);
+    auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
+    std::string why;
+    if (SSL_CTX_use_certificate_chain_file(ctx, self->options.tls_cert.c_str()) != 1) {
+      why = "cannot load the TLS certificate " + self->options.tls_cert;
+    } else if (SSL_CTX_use_PrivateKey_file(ctx, self->options.tls_key.c_str(), SSL_FILETYPE_PEM) != 1) {
+      why = "cannot load the TLS private key " + self->options.tls_key;
+    } else if (SSL_CTX_check_private_key(ctx) != 1) {
+      why = "the TLS private key " + self->options.tls_key + " does not match the certificate " + self->options.tls_cert;
+    }
+    if (why.empty()) return 1;
+    const unsigned long e = ERR_get_error();
+    if (e != 0) {
+      char buf[256];
+      ERR_error_string_n(e, buf, sizeof buf);
+      why += std::string(" (") + buf + ")";
+    }
+    ERR_clear_error();
+    std::lock_guard<std::mutex> lock(self->log_mu);
+    if (!self->start_log.empty()) self->start_log += "; ";
+    self->start_log += why;
+    return -1;
+  }
+
+  static int LogMessage(const mg_connection* conn, const char* message) {
+    mg_context* ctx = conn != nullptr ? mg_get_context(conn) : nullptr;
+    auto* self = ctx != nullptr ? static_cast<Impl*>(mg_get_user_data(ctx)) : nullptr;
+    if (self == nullptr) return 1;
+    {
+      std::lock_guard<std::mutex> lock(self->log_mu);
+      if (self->capture_log) {
+        if (!self->start_log.empty()) self->start_log += "; ";
+        self->start_log += message;
+        return 1;
+      }
+    }
+    if (self->logger != nullptr) self->logger->Log(LogLevel::kWarn, std::string("http: ") + message);
+    return 1;  // handled: civetweb prints nothing
+  }
+};
+
+class HttpServer::Impl::Stream final : public SseStream {
+ public:
+  Stream(mg_connection* conn, Impl* server) : conn_(conn), server_(server), last_write_(Clock::now()) {}
+
+  bool Reject(const HttpResponse& response) override {
+    if (started_ || done_) return false;
+    Impl::Write(conn_, response, false);
+    status_ = response.status;
+    done_ = true;
+    return true;
+  }
+
+  bool Send(std::string_view event, std::string_view data, std::string_view id) override {
+    if (!Begin()) return false;
+    buf_.clear();
+    if (!id.empty()) {
+      buf_ += "id: ";
+      AppendLine(id);
+    }
+    if (!event.empty()) {
+      buf_ += "event: ";
+      AppendLine(event);
+    }
+    size_t i = 0;
+    while (true) {
+      const size_t nl = data.find('\n', i);
+      buf_ += "data: ";
+      AppendLine(data.substr(i, nl == std::string_view::npos ? std::string_view::npos : nl - i));
+      if (nl == std::string_view::npos) break;
+      i = nl + 1;
+    }
+    buf_ += '\n';
+    return WriteRaw(buf_);
+  }
+
+  bool KeepAlive() override {
+    if (!Begin()) return false;
+    if (Clock::now() - last_write_ >= server_->options.sse_heartbeat) return WriteRaw(":\n\n");
+    return true;
+  }
+
+  std::chrono::milliseconds poll_interval() const override { return server_->options.sse_poll; }
+
+  int status() const { return status_; }
+
+ private:
+  // Event fields are single lines: a stray CR or LF would end the field early.
+  void AppendLine(std::string_view s) {
+    for (char c : s) {
+      if (c != '\r' && c != '\n') buf_ += c;
+    }
+    buf_ += '\n';
+  }
+
+  bool Begin() {
+    if (done_) return false;
+    if (server_->stopping.load(std::memory_order_relaxed)) {
+      done_ = true;
+      return false;
+    }
+    if (started_) return true;
+    started_ = true;
+    mg_disable_connection_keep_alive(conn_);
+    mg_response_header_start(conn_, 200);
+    mg_response_header_add(conn_, "Content-Type", "text/event-stream; charset=utf-8", -1);
+    mg_response_header_add(conn_, "Cache-Control", "no-cache", -1);
+    mg_response_header_add(conn_, "X-Accel-Buffering", "no", -1);
+    mg_response_header_add(conn_, "X-Content-Type-Options", "nosniff", -1);
+    mg_response_header_send(conn_);
+    // Tells EventSource how soon to reconnect, and flushes the headers out.
+    return WriteRaw("retry: 2000\n\n");
+  }
+
+  bool WriteRaw(std::string_view s) {
+    if (done_) return false;
+    const int n = mg_write(conn_, s.data(), s.size());
+    if (n <= 0 || static_cast<size_t>(n) != s.size()) {
+      done_ = true;
+      return false;
+    }
+    last_write_ = Clock::now();
+    return true;
+  }
+
+  mg_connection* conn_;
+  Impl* server_;
+  Clock::time_point last_write_;
+  std::string buf_;
+  bool started_ = false;
+  bool done_ = false;
+  int status_ = 200;
+};
+
+int HttpServer::Impl::RunStream(mg_connection* conn, const RouteEntry& route, const HttpRequest& req) {
+  if (streams.fetch_add(1) >= max_streams) {
+    streams.fetch_sub(1);
+    HttpResponse r = HttpResponse::Error(503, "too many open event streams (max " + std::to_string(max_streams) + ")");
+    r.headers.emplace_back("Retry-After", "5");
+    Write(conn, r, false);
+    return 503;
+  }
+  Stream stream(conn, this);
+  try {
+    route.stream(req, stream);
+  } catch (const std::exception& e) {
+    if (!stream.Reject(HttpResponse::Error(500, std::string("internal error: ") + e.what()))) {
+      mg_disable_connection_keep_alive(conn);
+    }
+  } catch (...) {
+    if (!stream.Reject(HttpResponse::Error(500, "internal error"))) mg_disable_connection_keep_alive(conn);
+  }
+  // A handler that returned without writing anything still answers.
+  (void)stream.KeepAlive();
+  streams.fetch_sub(1);
+  return stream.status();
+}
+
+int HttpServer::Impl::Handle(mg_connection* conn) {
+  const mg_request_info* ri = mg_get_request_info(conn);
+  HttpRequest req;
+  req.method = ri->request_method != nullptr ? ri->request_method : "";
+  req.path = ri->local_uri != nullptr ? ri->local_uri : "/";
+  req.remote_addr = ri->remote_addr;
+  req.headers.reserve(static_cast<size_t>(ri->num_headers));
+  for (int i = 0; i < ri->num_headers; ++i) {
+    req.headers.emplace_back(ri->http_headers[i].name != nullptr ? ri->http_headers[i].name : "",
+                             ri->http_headers[i].value != nullptr ? ri->http_headers[i].value : "");
+  }
+  ParseQuery(ri->query_string, &req.query);
+  const bool has_body = ri->content_length > 0 || req.Header("Transfer-Encoding") != nullptr;
+
+  if (NeedsAuth(req.path) && !Authorized(req)) {
+    HttpResponse r = HttpResponse::Error(401, req.Header("Authorization") == nullptr
+                                                  ? "missing bearer token (Authorization: Bearer <token>)"
+                                                  : "invalid bearer token");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"vigil\"");
+    if (has_body) return WriteAndClose(conn, r);
+    Write(conn, r, false);
+    return 401;
+  }
+
+  const std::vector<std::string> segments = SplitPath(req.path);
+  const bool head = req.method == "HEAD";
+  const RouteEntry* found = nullptr;
+  std::string allow;
+  std::vector<std::pair<std::string, std::string>> params;
+  for (const auto& r : routes) {
+    if (!Matches(r, segments, &params)) continue;
+    if (r.method == req.method || (head && r.method == "GET")) {
+      found = &r;
+      req.params = params;
+      break;
+    }
+    if (allow.find(r.method) == std::string::npos) {
+      if (!allow.empty()) allow += ", ";
+      allow += r.method;
+      if (r.method == "GET") allow += ", HEAD";
+    }
+  }
+  if (found == nullptr) {
+    HttpResponse r = allow.empty() ? HttpResponse::Error(404, "no such endpoint: " + req.path)
+                                   : HttpResponse::Error(405, "method " + req.method + " not allowed on " + req.path +
+                                                                  " (allowed: " + allow + ")");
+    if (!allow.empty()) r.headers.emplace_back("Allow", allow);
+    if (has_body) return WriteAndClose(conn, r);
+    Write(conn, r, head);
+    return r.status;
+  }
+
+  if (const int err = ReadBody(conn, ri, &req); err != 0) {
+    return WriteAndClose(conn, err == 413 ? HttpResponse::Error(413, "request body larger than " +
+                                                                        std::to_string(options.max_body_bytes) +
+                                                                        " bytes")
+                                          : HttpResponse::Error(400, "incomplete request body"));
+  }
+
+  if (found->stream) return RunStream(conn, *found, req);
+
+  HttpResponse response;
+  try {
+    response = found->handler(req);
+  } catch (const std::exception& e) {
+    response = HttpResponse::Error(500, std::string("internal error: ") + e.what());
+  } catch (...) {
+    response = HttpResponse::Error(500, "internal error");
+  }
+  Write(conn, response, head);
+  return response.status;
+}
+
+HttpServer::HttpServer(Logger* logger) : impl_(std::make_unique<Impl>()) { impl_->logger = logger; }
+
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::Route(std::string method, std::string pattern, HttpHandler handler) {
+  impl_->AddRoute(std::move(method), std::move(pattern), std::move(handler), nullptr);
+}
+
+void HttpServer::RouteStream(std::string method, std::string pattern, SseHandler handler) {
+  impl_->AddRoute(std::move(method), std::move(pattern), nullptr, std::move(handler));
+}
+
+Status HttpServer::Start(const HttpServerOptions& options) {
+  Impl& im = *impl_;
+  if (im.ctx != nullptr) return Status::InvalidArgument("http server already running on port " + std::to_string(port()));
+  auto addr = ParseListen(options.listen);
+  if (!addr.ok()) return addr.status();
+  if (!options.allow_remote && !IsLoopbackHost(addr->host)) {
+    return Status::InvalidArgument("http listen '" + options.listen +
+                                   "' is not a loopback address; vigil serves its API on loopback only unless "
+                                   "remote access is allowed explicitly (http.allow_remote: true), preferably "
+                                   "with a token and TLS");
+  }
+  const bool tls = !options.tls_cert.empty() || !options.tls_key.empty();
+  if (tls && (options.tls_cert.empty() || options.tls_key.empty())) {
+    return Status::InvalidArgument("http TLS needs both a certificate (tls_cert) and a private key (tls_key)");
+  }
+  if (tls && mg_check_feature(2) == 0) return Status::Unsupported("http TLS: this civetweb build has no TLS support");
+  if (options.max_connections == 0) return Status::InvalidArgument("http max_connections must be at least 1");
+
+  im.options = options;
+  im.max_streams = options.max_streams != 0 ? options.max_streams : std::max<uint32_t>(1, options.max_connections / 2);
+  im.stopping.store(false);
+
+  std::string ports = (addr->host.empty() ? "" : addr->host + ":") + std::to_string(addr->port) + (tls ? "s" : "");
+  const std::string threads = std::to_string(options.max_connections);
+  const std::string request_timeout = std::to_string(options.request_timeout.count());
+  const std::string keep_alive_timeout = std::to_string(options.keep_alive_timeout.count());
+  const std::string max_request = std::to_string(options.max_header_bytes);
+  std::vector<const char*> cfg = {
+      "listening_ports", ports.c_str(),
+      "num_threads", threads.c_str(),
+      "request_timeout_ms", request_timeout.c_str(),
+      "keep_alive_timeout_ms", keep_alive_timeout.c_str(),
+      "enable_keep_alive", "yes",
+      "max_request_size", max_request.c_str(),
+      "decode_url", "yes",
+  };
+  if (tls) {
+    cfg.push_back("ssl_protocol_version");
+    cfg.push_back("4");  // TLS 1.2 and newer
+  }
+  cfg.push_back(nullptr);
+
+  mg_callbacks callbacks;
+  std::memset(&callbacks, 0, sizeof callbacks);
+  callbacks.begin_request = &Impl::BeginRequest;
+  callbacks.log_message = &Impl::LogMessage;
+  if (tls) callbacks.init_ssl = &Impl::InitTls;  // our cert and key files, not civetweb's combined PEM
+
+  {
+    std::lock_guard<std::mutex> lock(im.log_mu);
+    im.capture_log = true;
+    im.start_log.clear();
+  }
+  mg_init_library(tls ? 2u : 0u);
+  im.library_initialised = true;
+  char error_text[256] = "";
+  unsigned error_code = 0;
+  mg_error_data error{&error_code, error_text, sizeof error_text};
+  mg_init_data init{&callbacks, &im, cfg.data()};
+  im.ctx = mg_start2(&init, &error);
+  std::string log;
+  {
+    std::lock_guard<std::mutex> lock(im.log_mu);
+    im.capture_log = false;
+    log = std::move(im.start_log);
+  }
+  if (im.ctx == nullptr) {
+    mg_exit_library();
+    im.library_initialised = false;
+    std::string why = log.empty() ? std::string(error_text) : log;
+    if (why.empty()) why = "unknown error";
+    return Status::IoError("http server cannot listen on " + options.listen + ": " + why);
+  }
+  mg_server_port bound[4];
+  const int n = mg_get_server_ports(im.ctx, 4, bound);
+  im.port.store(n > 0 ? static_cast<uint16_t>(bound[0].port) : 0);
+  return Status::Ok();
+}
+
+void HttpServer::Stop() {
+  Impl& im = *impl_;
+  if (im.ctx == nullptr) return;
+  im.stopping.store(true);
+  mg_stop(im.ctx);
+  im.ctx = nullptr;
+  im.port.store(0);
+  if (im.library_initialised) {
+    mg_exit_library();
+    im.library_initialised = false;
+  }
+}
+
+uint16_t HttpServer::port() const { return impl_->port.load(); }
+bool HttpServer::running() const { return impl_->port.load() != 0; }
+uint32_t HttpServer::active_streams() const { return impl_->streams.load(); }
+
+}  // namespace vigil
