@@ -11,6 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   librocksdb-dev librdkafka-dev libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev
   prometheus-cpp-dev libcurl4-openssl-dev
+  libcivetweb-dev civetweb  # civetweb: its CMake package checks for /usr/bin/civetweb
   # tests, benchmarks and demo
   python3 mosquitto mosquitto-clients kcat time prometheus
 )

@@ -300,7 +300,7 @@ Result<std::string> AlertBoard::Ack(const std::string& id, const std::string& wh
   AppendJsonString(&data, e.acked_by);
   data += ",\"acked_at\":" + std::to_string(e.acked_at) + "}";
   s.Publish("ack", std::move(data), e.rule, e.severity, e.key);
-  return Shared::EntryJson(e);
+  return AlertSubscription::Shared::EntryJson(e);
 }
 
 Result<ManualResult> AlertBoard::Raise(const ManualAlert& in) {
@@ -327,7 +327,7 @@ Result<ManualResult> AlertBoard::Raise(const ManualAlert& in) {
   auto found = s.manual.find(index);
   if (in.clear) {
     if (found == s.manual.end()) return Status::NotFound("no active manual alert for rule '" + in.rule + "' and this key");
-    Shared::Entry e = std::move(s.active.at(found->second));
+    AlertSubscription::Shared::Entry e = std::move(s.active.at(found->second));
     s.active.erase(found->second);
     s.manual.erase(found);
     if (!in.message.empty()) e.message = in.message;
@@ -336,16 +336,16 @@ Result<ManualResult> AlertBoard::Raise(const ManualAlert& in) {
     return ManualResult{true, std::move(json)};
   }
   if (found != s.manual.end()) {
-    Shared::Entry& e = s.active.at(found->second);
+    AlertSubscription::Shared::Entry& e = s.active.at(found->second);
     ++e.count;
     e.json = s.Render(e, AlertState::kRaised, e.raise_ts);
-    return ManualResult{false, Shared::EntryJson(e)};
+    return ManualResult{false, AlertSubscription::Shared::EntryJson(e)};
   }
   if (s.manual.size() >= s.options.max_manual_active) {
     return Status::Unsupported("too many active manual alerts (max " + std::to_string(s.options.max_manual_active) +
                                "); clear some first");
   }
-  Shared::Entry e;
+  AlertSubscription::Shared::Entry e;
   std::vector<std::string> names, values;
   for (const auto& [tag, value] : key) {
     names.push_back(tag);
@@ -367,7 +367,7 @@ Result<ManualResult> AlertBoard::Raise(const ManualAlert& in) {
   auto& slot = s.active[id];
   slot = std::move(e);
   s.Publish("alert", json, slot.rule, slot.severity, slot.key);
-  return ManualResult{true, Shared::EntryJson(slot)};
+  return ManualResult{true, AlertSubscription::Shared::EntryJson(slot)};
 }
 
 std::unique_ptr<AlertSubscription> AlertBoard::Subscribe(const AlertFilter& filter,
@@ -410,6 +410,13 @@ void AlertBoard::Close() {
 size_t AlertBoard::active_count() const {
   std::lock_guard<std::mutex> lock(shared_->mu);
   return shared_->active.size();
+}
+
+std::map<std::string, size_t> AlertBoard::ActiveCountByRule() const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  std::map<std::string, size_t> out;
+  for (const auto& [id, e] : shared_->active) ++out[e.rule];
+  return out;
 }
 
 size_t AlertBoard::subscriber_count() const {

@@ -3,16 +3,22 @@
 // limits and error bodies are ours and uniform.
 #include "vigil/engine/http_server.h"
 
+#include <arpa/inet.h>
 #include <civetweb.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <thread>
 
 #include "vigil/engine/alert_dispatcher.h"
 
@@ -133,6 +139,25 @@ Result<ListenAddress> ParseListen(const std::string& listen) {
   return a;
 }
 
+// Opens and closes one TCP connection to host:port (loopback when host is
+// empty), waiting at most 50 ms for it to be established.
+void Poke(const std::string& host, uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  if (host.empty() || ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno == EINPROGRESS) {
+    pollfd p{fd, POLLOUT, 0};
+    (void)::poll(&p, 1, 50);
+  }
+  ::close(fd);
+}
+
 }  // namespace
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
@@ -191,6 +216,7 @@ struct HttpServer::Impl {
   bool library_initialised = false;
   std::atomic<bool> stopping{false};
   std::atomic<uint16_t> port{0};
+  std::string host;  // the listening address, for Stop()'s wake-up connection
   std::atomic<uint32_t> streams{0};
   uint32_t max_streams = 1;
   // civetweb's messages while Start() runs, for its Status.
@@ -275,14 +301,18 @@ struct HttpServer::Impl {
       return 413;
     }
     const size_t expected = ri->content_length > 0 ? static_cast<size_t>(ri->content_length) : 0;
-    req->body.reserve(expected > 0 ? expected : 65536);
-    char buf[65536];
+    constexpr size_t kChunk = 64 * 1024;
+    std::string& body = req->body;
+    body.reserve(expected > 0 ? expected : kChunk);
     while (true) {
-      const int n = mg_read(conn, buf, sizeof buf);
+      const size_t have = body.size();
+      const size_t want = expected > have ? std::min(expected - have, kChunk * 16) : kChunk;
+      body.resize(have + want);
+      const int n = mg_read(conn, body.data() + have, want);
+      body.resize(have + static_cast<size_t>(std::max(n, 0)));
       if (n < 0) return 400;
       if (n == 0) break;
-      if (req->body.size() + static_cast<size_t>(n) > options.max_body_bytes) return 413;
-      req->body.append(buf, static_cast<size_t>(n));
+      if (body.size() > options.max_body_bytes) return 413;
     }
     if (expected > 0 && req->body.size() != expected) return 400;
     return 0;
@@ -299,33 +329,6 @@ struct HttpServer::Impl {
       // Allocation failure or similar outside a handler: never let it cross into C.
       return WriteAndClose(conn, HttpResponse::Error(500, "internal error"));
     }
-  }
-
-  // civetweb's init_ssl callback: loads the certificate chain and the key
-  // (civetweb itself wants both in one file). 1 = done, -1 = failed.
-  static int InitTls(void* ssl_ctx, void* user_data) {
-    auto* self = static_cast<Impl*>(user_data);
-    auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
-    std::string why;
-    if (SSL_CTX_use_certificate_chain_file(ctx, self->options.tls_cert.c_str()) != 1) {
-      why = "cannot load the TLS certificate " + self->options.tls_cert;
-    } else if (SSL_CTX_use_PrivateKey_file(ctx, self->options.tls_key.c_str(), SSL_FILETYPE_PEM) != 1) {
-      why = "cannot load the TLS private key " + self->options.tls_key;
-    } else if (SSL_CTX_check_private_key(ctx) != 1) {
-      why = "the TLS private key " + self->options.tls_key + " does not match the certificate " + self->options.tls_cert;
-    }
-    if (why.empty()) return 1;
-    const unsigned long e = ERR_get_error();
-    if (e != 0) {
-      char buf[256];
-      ERR_error_string_n(e, buf, sizeof buf);
-      why += std::string(" (") + buf + ")";
-    }
-    ERR_clear_error();
-    std::lock_guard<std::mutex> lock(self->log_mu);
-    if (!self->start_log.empty()) self->start_log += "; ";
-    self->start_log += why;
-    return -1;
   }
 
   static int LogMessage(const mg_connection* conn, const char* message) {
@@ -556,20 +559,25 @@ Status HttpServer::Start(const HttpServerOptions& options) {
     return Status::InvalidArgument("http listen '" + options.listen +
                                    "' is not a loopback address; vigil serves its API on loopback only unless "
                                    "remote access is allowed explicitly (http.allow_remote: true), preferably "
-                                   "with a token and TLS");
+                                   "with a token and behind a TLS proxy");
   }
-  const bool tls = !options.tls_cert.empty() || !options.tls_key.empty();
-  if (tls && (options.tls_cert.empty() || options.tls_key.empty())) {
-    return Status::InvalidArgument("http TLS needs both a certificate (tls_cert) and a private key (tls_key)");
+  if (!options.tls_cert.empty() || !options.tls_key.empty()) {
+    if (options.tls_cert.empty() || options.tls_key.empty()) {
+      return Status::InvalidArgument("http TLS needs both a certificate (tls_cert) and a private key (tls_key)");
+    }
+    // Debian 12's civetweb 1.15 loads OpenSSL 1.1 symbols from libssl.so at
+    // run time and crashes on the first TLS connection with OpenSSL 3.
+    return Status::Unsupported("http TLS (tls_cert/tls_key) is not available in this build: the civetweb library "
+                               "it uses cannot do TLS with OpenSSL 3; serve on loopback and terminate TLS in a "
+                               "reverse proxy (nginx, caddy, stunnel) instead");
   }
-  if (tls && mg_check_feature(2) == 0) return Status::Unsupported("http TLS: this civetweb build has no TLS support");
   if (options.max_connections == 0) return Status::InvalidArgument("http max_connections must be at least 1");
 
   im.options = options;
   im.max_streams = options.max_streams != 0 ? options.max_streams : std::max<uint32_t>(1, options.max_connections / 2);
   im.stopping.store(false);
 
-  std::string ports = (addr->host.empty() ? "" : addr->host + ":") + std::to_string(addr->port) + (tls ? "s" : "");
+  std::string ports = (addr->host.empty() ? "" : addr->host + ":") + std::to_string(addr->port);
   const std::string threads = std::to_string(options.max_connections);
   const std::string request_timeout = std::to_string(options.request_timeout.count());
   const std::string keep_alive_timeout = std::to_string(options.keep_alive_timeout.count());
@@ -582,25 +590,23 @@ Status HttpServer::Start(const HttpServerOptions& options) {
       "enable_keep_alive", "yes",
       "max_request_size", max_request.c_str(),
       "decode_url", "yes",
+      // Headers and body go out in separate writes: without this, Nagle and
+      // the client's delayed ACK add 40 ms to every small response.
+      "tcp_nodelay", "1",
   };
-  if (tls) {
-    cfg.push_back("ssl_protocol_version");
-    cfg.push_back("4");  // TLS 1.2 and newer
-  }
   cfg.push_back(nullptr);
 
   mg_callbacks callbacks;
   std::memset(&callbacks, 0, sizeof callbacks);
   callbacks.begin_request = &Impl::BeginRequest;
   callbacks.log_message = &Impl::LogMessage;
-  if (tls) callbacks.init_ssl = &Impl::InitTls;  // our cert and key files, not civetweb's combined PEM
 
   {
     std::lock_guard<std::mutex> lock(im.log_mu);
     im.capture_log = true;
     im.start_log.clear();
   }
-  mg_init_library(tls ? 2u : 0u);
+  mg_init_library(0);
   im.library_initialised = true;
   char error_text[256] = "";
   unsigned error_code = 0;
@@ -623,6 +629,7 @@ Status HttpServer::Start(const HttpServerOptions& options) {
   mg_server_port bound[4];
   const int n = mg_get_server_ports(im.ctx, 4, bound);
   im.port.store(n > 0 ? static_cast<uint16_t>(bound[0].port) : 0);
+  im.host = addr->host;
   return Status::Ok();
 }
 
@@ -630,7 +637,19 @@ void HttpServer::Stop() {
   Impl& im = *impl_;
   if (im.ctx == nullptr) return;
   im.stopping.store(true);
-  mg_stop(im.ctx);
+  // civetweb's accept loop looks at its stop flag between polls of up to
+  // 2 s; a connection wakes it at once.
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    mg_stop(im.ctx);
+    stopped.store(true);
+  });
+  const uint16_t port = im.port.load();
+  while (!stopped.load()) {
+    if (port != 0) Poke(im.host, port);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  stopper.join();
   im.ctx = nullptr;
   im.port.store(0);
   if (im.library_initialised) {

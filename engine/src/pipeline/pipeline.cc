@@ -1,6 +1,8 @@
 // Pipeline implementation: router-side batching, shard workers, alert thread.
 #include "vigil/engine/pipeline.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -187,9 +189,16 @@ Status Pipeline::Start() {
   sent_watermark_.assign(options_.shards, kMinTime);
   for (auto& s : shards_) {
     Shard* raw = s.get();
-    raw->thread_ = std::thread([raw, this] { raw->Run(&shards_done_); });
+    raw->thread_ = std::thread([raw, this] {
+      const std::string name = "vigil-shard-" + std::to_string(raw->index_);
+      pthread_setname_np(pthread_self(), name.c_str());  // visible in top -H, perf, gdb
+      raw->Run(&shards_done_);
+    });
   }
-  alert_thread_ = std::thread([this] { AlertLoop(); });
+  alert_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "vigil-alerts");
+    AlertLoop();
+  });
   started_ = true;
   return Status::Ok();
 }

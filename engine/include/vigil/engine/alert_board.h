@@ -162,6 +162,8 @@ class AlertBoard {
   void Close();
 
   size_t active_count() const;
+  // Active alerts per rule name (rules with none are absent).
+  std::map<std::string, size_t> ActiveCountByRule() const;
   size_t subscriber_count() const;
   uint64_t last_seq() const;  // sequence number of the newest event (first_seq - 1 when none)
 

@@ -77,8 +77,10 @@ struct HttpServerOptions {
   // How often a stream handler should come back to SseStream::KeepAlive()
   // (bounds how long Stop() waits for streams). Default: 250 ms.
   std::chrono::milliseconds sse_poll{250};
-  // TLS: PEM certificate (chain) and private key files; both or neither.
-  // Default: plain HTTP.
+  // TLS: PEM certificate (chain) and private key files. Not available in
+  // this build (Start() returns Unsupported when set): Debian's civetweb
+  // cannot do TLS with OpenSSL 3. Terminate TLS in a reverse proxy.
+  // Default: empty (plain HTTP).
   std::string tls_cert;
   std::string tls_key;
 };
@@ -133,7 +135,8 @@ class SseStream {
   virtual std::chrono::milliseconds poll_interval() const = 0;
 };
 
-using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+// A handler may move from the request (its body, say): it is its own copy.
+using HttpHandler = std::function<HttpResponse(HttpRequest&)>;
 using SseHandler = std::function<void(const HttpRequest&, SseStream&)>;
 
 class HttpServer {
@@ -152,7 +155,8 @@ class HttpServer {
   void RouteStream(std::string method, std::string pattern, SseHandler handler);
 
   // Binds and starts the worker threads. Errors: InvalidArgument for a bad
-  // `listen` or TLS setting or a non-loopback address without allow_remote;
+  // `listen` or a non-loopback address without allow_remote; Unsupported
+  // for TLS settings;
   // IoError when the address cannot be bound (in use, no permission), with
   // civetweb's reason. Starting a running server is an error.
   Status Start(const HttpServerOptions& options);

@@ -1,0 +1,347 @@
+// HttpIngestSource: split and check request bodies on HTTP threads, queue
+// them, parse on the router thread.
+#include "vigil/bridges/http_ingest_source.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cctype>
+#include <limits>
+#include <vector>
+
+#include "vigil/engine/alert_dispatcher.h"
+#include "vigil/engine/json_parser.h"
+
+namespace vigil::bridges {
+
+namespace {
+
+enum class BodyKind { kSniff, kNdjson };
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+size_t SkipSpace(std::string_view s, size_t i) {
+  while (i < s.size() && IsSpace(s[i])) ++i;
+  return i;
+}
+
+// Media type without parameters, lower case.
+std::string MediaType(std::string_view content_type) {
+  std::string t;
+  for (char c : content_type.substr(0, content_type.find(';'))) {
+    if (c != ' ' && c != '\t') t += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return t;
+}
+
+// Ends the JSON value starting at s[i] (structurally: strings, nesting),
+// stopping at the first `,` or `]` outside it for a scalar. Returns npos
+// when the value is cut off (unterminated string or nesting).
+size_t ScanValue(std::string_view s, size_t i) {
+  int depth = 0;
+  bool in_string = false;
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') {
+        in_string = false;
+        if (depth == 0) return i + 1;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': in_string = true; break;
+      case '{': case '[': ++depth; break;
+      case '}': case ']':
+        if (depth == 0) return i;  // a scalar ended by the enclosing array
+        if (--depth == 0) return i + 1;
+        break;
+      case ',':
+        if (depth == 0) return i;
+        break;
+      default:
+        if (depth == 0 && IsSpace(c)) return i;
+    }
+  }
+  return depth == 0 && !in_string ? s.size() : std::string_view::npos;
+}
+
+}  // namespace
+
+struct HttpIngestSource::Batch {
+  struct Span {
+    uint32_t offset;
+    uint32_t length;
+    uint32_t index;  // position of the message in its request
+  };
+  std::string data;  // the request body, then SIMDJSON_PADDING spaces
+  std::vector<Span> spans;
+  uint64_t request = 0;
+  size_t bytes = 0;
+};
+
+namespace {
+
+struct Candidate {
+  uint32_t offset;
+  uint32_t length;
+  uint32_t line;  // 1-based for NDJSON, 0 otherwise
+};
+
+struct Rejection {
+  uint32_t index;
+  uint32_t line;
+  RejectReason reason;
+};
+
+void SplitLines(std::string_view body, std::vector<Candidate>* out) {
+  size_t i = 0;
+  uint32_t line = 0;
+  while (i < body.size()) {
+    size_t nl = body.find('\n', i);
+    if (nl == std::string_view::npos) nl = body.size();
+    ++line;
+    size_t b = i, e = nl;
+    while (b < e && IsSpace(body[b])) ++b;
+    while (e > b && IsSpace(body[e - 1])) --e;
+    if (e > b) out->push_back(Candidate{static_cast<uint32_t>(b), static_cast<uint32_t>(e - b), line});
+    i = nl + 1;
+  }
+}
+
+// Splits `[v, v, ...]` into its elements. Returns an error text when the
+// array itself is not well-formed.
+std::string SplitArray(std::string_view body, size_t start, std::vector<Candidate>* out) {
+  size_t i = SkipSpace(body, start + 1);
+  if (i < body.size() && body[i] == ']') {
+    i = SkipSpace(body, i + 1);
+    return i == body.size() ? "" : "content after the closing ']' of the array";
+  }
+  while (true) {
+    i = SkipSpace(body, i);
+    if (i >= body.size()) return "the array is not closed";
+    const size_t end = ScanValue(body, i);
+    if (end == std::string_view::npos) return "the array is not closed (an element is cut off)";
+    if (end == i) return "empty array element at byte " + std::to_string(i);
+    out->push_back(Candidate{static_cast<uint32_t>(i), static_cast<uint32_t>(end - i), 0});
+    i = SkipSpace(body, end);
+    if (i >= body.size()) return "the array is not closed";
+    if (body[i] == ',') {
+      ++i;
+      continue;
+    }
+    if (body[i] == ']') {
+      i = SkipSpace(body, i + 1);
+      return i == body.size() ? "" : "content after the closing ']' of the array";
+    }
+    return "expected ',' or ']' at byte " + std::to_string(i) + " of the array";
+  }
+}
+
+class Validator {
+ public:
+  explicit Validator(const MessageFormat& format) : format_(format) {
+    // DOM counts the root object as a level; the engine allows max_depth
+    // levels below and including the root.
+    // On failure (out of memory) parse() allocates again and reports it.
+    const simdjson::error_code e = parser_.allocate(4096, static_cast<size_t>(format.max_depth) + 1);
+    (void)e;
+  }
+
+  // `data` must be readable SIMDJSON_PADDING bytes past offset + length.
+  RejectReason Check(const char* data, size_t length) {
+    if (length > format_.max_message_bytes) return RejectReason::kTooLarge;
+    simdjson::dom::element doc;
+    const simdjson::error_code e = parser_.parse(data, length, false).get(doc);
+    if (e == simdjson::SUCCESS) {
+      return doc.type() == simdjson::dom::element_type::OBJECT ? RejectReason::kNone : RejectReason::kNotObject;
+    }
+    if (e == simdjson::DEPTH_ERROR) return RejectReason::kTooDeep;
+    // A complete, valid value followed by more text is trailing garbage.
+    const std::string_view s(data, length);
+    const size_t end = ScanValue(s, SkipSpace(s, 0));
+    if (end != std::string_view::npos && end < length && SkipSpace(s, end) < length) {
+      simdjson::dom::element first;
+      if (parser_.parse(data, end, false).get(first) == simdjson::SUCCESS) return RejectReason::kTrailingGarbage;
+    }
+    return RejectReason::kInvalidJson;
+  }
+
+ private:
+  const MessageFormat& format_;
+  simdjson::dom::parser parser_;
+};
+
+IngestResponse Error(int status, std::string_view message) {
+  IngestResponse r;
+  r.status = status;
+  r.body = "{\"error\":";
+  AppendJsonString(&r.body, message);
+  r.body += '}';
+  return r;
+}
+
+}  // namespace
+
+HttpIngestSource::HttpIngestSource(HttpIngestSourceOptions options) : options_(std::move(options)) {}
+HttpIngestSource::~HttpIngestSource() = default;
+
+Status HttpIngestSource::Open(const Schema& schema, TagInterner* tags) {
+  parser_ = std::make_unique<JsonMessageParser>(schema, options_.format, tags);
+  return Status::Ok();
+}
+
+IngestResponse HttpIngestSource::Submit(std::string body, std::string_view content_type) {
+  requests_.fetch_add(1, std::memory_order_relaxed);
+  const std::string type = MediaType(content_type);
+  BodyKind kind;
+  if (type == "application/x-ndjson" || type == "application/ndjson" || type == "application/jsonl" ||
+      type == "application/x-jsonlines" || type == "application/jsonlines") {
+    kind = BodyKind::kNdjson;
+  } else if (type.empty() || type == "application/json" || type == "text/plain" ||
+             (type.size() > 5 && type.compare(type.size() - 5, 5, "+json") == 0)) {
+    kind = BodyKind::kSniff;
+  } else {
+    return Error(415, "unsupported Content-Type '" + std::string(content_type) +
+                          "' (send application/json or application/x-ndjson)");
+  }
+  if (body.size() >= std::numeric_limits<uint32_t>::max()) return Error(413, "request body too large");
+  const std::string_view view(body);
+  const size_t first = SkipSpace(view, 0);
+  if (first == view.size()) return Error(400, "empty body: send a JSON object, an array of objects or NDJSON");
+
+  std::vector<Candidate> candidates;
+  if (kind == BodyKind::kNdjson) {
+    SplitLines(view, &candidates);
+  } else if (view[first] == '[') {
+    std::string err = SplitArray(view, first, &candidates);
+    if (!err.empty()) return Error(400, "malformed JSON array: " + err);
+  } else {
+    const size_t end = ScanValue(view, first);
+    if (end != std::string_view::npos && SkipSpace(view, end) == view.size()) {
+      candidates.push_back(Candidate{static_cast<uint32_t>(first), static_cast<uint32_t>(end - first), 0});
+    } else {
+      // Several values one per line (NDJSON sent as application/json).
+      SplitLines(view, &candidates);
+    }
+  }
+
+  auto batch = std::make_unique<Batch>();
+  batch->data = std::move(body);
+  const size_t body_size = batch->data.size();
+  batch->data.append(simdjson::SIMDJSON_PADDING, ' ');
+  batch->spans.reserve(candidates.size());
+  std::vector<Rejection> rejections;
+  Validator validator(options_.format);
+  for (uint32_t index = 0; index < candidates.size(); ++index) {
+    const Candidate& c = candidates[index];
+    const RejectReason r = validator.Check(batch->data.data() + c.offset, c.length);
+    if (r == RejectReason::kNone) {
+      batch->spans.push_back(Batch::Span{c.offset, c.length, index});
+    } else {
+      rejections.push_back(Rejection{index, c.line, r});
+    }
+  }
+  batch->bytes = body_size;
+
+  IngestResponse resp;
+  resp.accepted = batch->spans.size();
+  resp.rejected = rejections.size();
+  if (resp.accepted > 0) {
+    std::unique_lock<std::mutex> lock(mu_);
+    batch->request = next_request_++;
+    const size_t n = batch->spans.size();
+    const size_t bytes = batch->bytes;
+    auto fits = [&] {
+      return closed_ || queued_messages_ == 0 ||
+             (queued_messages_ + n <= options_.queue_messages && queued_bytes_ + bytes <= options_.queue_bytes);
+    };
+    if (!room_.wait_for(lock, options_.enqueue_timeout, fits)) {
+      lock.unlock();
+      throttled_.fetch_add(1, std::memory_order_relaxed);
+      IngestResponse busy = Error(503, "ingest queue full (" + std::to_string(queued_messages()) +
+                                           " messages waiting): retry later; nothing of this request was accepted");
+      return busy;
+    }
+    if (closed_) return Error(503, "source '" + options_.name + "' is shutting down; nothing of this request was accepted");
+    queued_messages_ += n;
+    queued_bytes_ += bytes;
+    queue_.push_back(std::move(batch));
+  }
+  accepted_.fetch_add(resp.accepted, std::memory_order_relaxed);
+  rejected_.fetch_add(resp.rejected, std::memory_order_relaxed);
+
+  std::string& j = resp.body;
+  j = "{\"accepted\":" + std::to_string(resp.accepted) + ",\"rejected\":" + std::to_string(resp.rejected) +
+      ",\"errors\":[";
+  const size_t listed = std::min(rejections.size(), options_.max_listed_errors);
+  for (size_t i = 0; i < listed; ++i) {
+    if (i) j += ',';
+    j += "{\"index\":" + std::to_string(rejections[i].index);
+    if (rejections[i].line != 0) j += ",\"line\":" + std::to_string(rejections[i].line);
+    j += ",\"reason\":\"";
+    j += RejectReasonName(rejections[i].reason);
+    j += "\"}";
+  }
+  j += ']';
+  if (listed < rejections.size()) j += ",\"errors_truncated\":true";
+  j += '}';
+  resp.status = 202;
+  return resp;
+}
+
+void HttpIngestSource::Close() {
+  std::lock_guard<std::mutex> lock(mu_);
+  closed_ = true;
+  room_.notify_all();
+}
+
+size_t HttpIngestSource::queued_messages() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queued_messages_;
+}
+
+Result<PollState> HttpIngestSource::Poll(MessageHandler& handler, size_t max_messages) {
+  if (parser_ == nullptr) return PollState::kIdle;
+  size_t handled = 0;
+  size_t released_bytes = 0;
+  while (handled < max_messages) {
+    if (current_ == nullptr || current_next_ >= current_->spans.size()) {
+      if (current_ != nullptr) {
+        released_bytes += current_->bytes;
+        current_.reset();
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      if (queue_.empty()) break;
+      current_ = std::move(queue_.front());
+      queue_.pop_front();
+      current_next_ = 0;
+    }
+    const Batch::Span& span = current_->spans[current_next_++];
+    const char* data = current_->data.data() + span.offset;
+    const RejectReason r =
+        parser_->Parse(data, span.length, current_->data.size() - span.offset, &message_);
+    if (r == RejectReason::kNone) {
+      handler.OnMessage(message_);
+    } else {
+      handler.OnReject(r, std::string_view(data, span.length),
+                       options_.name + " request " + std::to_string(current_->request) + " #" +
+                           std::to_string(span.index));
+    }
+    ++handled;
+  }
+  if (current_ != nullptr && current_next_ >= current_->spans.size()) {
+    released_bytes += current_->bytes;
+    current_.reset();
+  }
+  if (handled > 0 || released_bytes > 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    queued_messages_ -= handled;
+    queued_bytes_ -= released_bytes;
+    room_.notify_all();
+  }
+  return handled > 0 ? PollState::kActive : PollState::kIdle;
+}
+
+}  // namespace vigil::bridges
