@@ -6,19 +6,50 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/http_api.h"
 #include "cli/loaded_config.h"
 #include "cli/stderr_logger.h"
 #include "vigil/bridges/basic_sinks.h"
 #include "vigil/bridges/bridge_factory.h"
+#include "vigil/bridges/http_ingest_source.h"
+#include "vigil/engine/alert_board.h"
 #include "vigil/engine/engine.h"
+#include "vigil/engine/http_server.h"
 
 namespace vigil::cli {
 
 namespace {
+
+// The bearer token of the HTTP API: http.token_env names an environment
+// variable, http.token_file a file (first line); neither: no token.
+Result<std::string> ReadToken(const RulesFile& file) {
+  const HttpSettings& h = file.http;
+  if (!h.token_env.empty()) {
+    const char* v = std::getenv(h.token_env.c_str());
+    if (v == nullptr || *v == '\0') {
+      return Status::InvalidArgument("http.token_env names '" + h.token_env +
+                                     "', which is not set in the environment (export it, or remove token_env)");
+    }
+    return std::string(v);
+  }
+  if (!h.token_file.empty()) {
+    const std::string path = bridges::ResolvePath(file.directory, h.token_file);
+    std::ifstream in(path);
+    std::string line;
+    if (!in || !std::getline(in, line) || line.empty()) {
+      return Status::InvalidArgument("http.token_file '" + path + "' cannot be read or is empty");
+    }
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    return line;
+  }
+  return std::string();
+}
 
 struct RunArgs {
   std::string rules;
@@ -74,6 +105,25 @@ int RunEngine(const RunArgs& a) {
     dead = std::move(d).value();
   }
 
+  // The HTTP server (http.listen): /metrics, the API, the live page, ingest.
+  std::string token;
+  if (!cfg->file.http.listen.empty()) {
+    Result<std::string> t = ReadToken(cfg->file);
+    if (!t.ok()) {
+      std::fprintf(stderr, "vigil run: %s\n", t.status().message().c_str());
+      return kExitUsage;
+    }
+    token = std::move(t).value();
+  }
+  AlertBoard board;
+  bridges::HttpIngestSource* ingest = nullptr;
+  if (!cfg->file.http.listen.empty()) {
+    sinks->push_back(board.MakeSink());
+    for (auto& s : *sources) {
+      if (auto* h = dynamic_cast<bridges::HttpIngestSource*>(s.get())) ingest = h;
+    }
+  }
+
   // Signals go to one waiting thread, which asks the engine to stop.
   sigset_t set;
   sigemptyset(&set);
@@ -85,8 +135,37 @@ int RunEngine(const RunArgs& a) {
   EngineOptions eo;
   eo.shards = a.shards != 0 ? a.shards : cfg->file.engine.shards;
   eo.key_ttl_ms = cfg->file.engine.key_ttl_ms;
+  eo.version = VIGIL_VERSION;
+  eo.commit = VIGIL_COMMIT;
   Engine engine(std::move(cfg->schema), std::move(cfg->tags), cfg->rules, std::move(sources).value(),
                 std::move(sinks).value(), dead.get(), &logger, eo);
+
+  HttpServer server(&logger);
+  ApiContext api;
+  if (!cfg->file.http.listen.empty()) {
+    api.rules = [&engine] { return engine.rules(); };
+    api.rule_counters = [&engine] { return engine.RuleCountersJson(); };
+    api.board = &board;
+    api.ingest = ingest;
+    api.metrics_text = [&engine] { return engine.MetricsText(); };
+    api.ready = [&engine] { return engine.ready(); };
+    RegisterApiRoutes(server, api);
+    HttpServerOptions ho;
+    ho.listen = cfg->file.http.listen;
+    ho.token = token;
+    ho.protect_metrics = cfg->file.http.protect_metrics;
+    ho.allow_remote = cfg->file.http.allow_remote;
+    ho.max_body_bytes = cfg->file.http.max_body_bytes;
+    Status st = server.Start(ho);
+    if (!st.ok()) {
+      std::fprintf(stderr, "vigil run: HTTP server on %s: %s\n", ho.listen.c_str(), st.message().c_str());
+      return kExitRuntime;
+    }
+    const std::string host = ho.listen.substr(0, ho.listen.rfind(':'));
+    const std::string base = "http://" + host + ":" + std::to_string(server.port());
+    logger.Log(LogLevel::kInfo, "live page " + base + "/  metrics " + base + "/metrics  API " + base + "/api/v1/" +
+                                    (token.empty() ? "" : " (bearer token required)"));
+  }
   logger.Log(LogLevel::kInfo, "vigil run: " + std::to_string(cfg->rules.size()) + " rules, " +
                                   std::to_string(engine.shards()) + " shards; Ctrl-C to stop");
   std::thread waiter([&engine, set] {
@@ -98,6 +177,9 @@ int RunEngine(const RunArgs& a) {
   // Wake the signal thread if the engine finished on its own.
   pthread_kill(waiter.native_handle(), SIGUSR2);
   waiter.join();
+  if (ingest != nullptr) ingest->Close();
+  server.Stop();
+  board.Close();
   const EngineStats& s = engine.stats();
   logger.Log(LogLevel::kInfo, "vigil run: stopped after " + std::to_string(s.messages) + " messages (" +
                                   std::to_string(s.rejected_total()) + " rejected), " + std::to_string(s.alerts) +

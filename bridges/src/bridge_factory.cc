@@ -5,6 +5,7 @@
 
 #include "vigil/bridges/basic_sinks.h"
 #include "vigil/bridges/file_source.h"
+#include "vigil/bridges/http_ingest_source.h"
 
 namespace vigil::bridges {
 
@@ -56,13 +57,31 @@ void CheckSink(const SinkSettings& s, ConfigErrors& errors) {
 
 }  // namespace
 
+void CheckHttpSource(const SourceSettings& s, const RulesFile& file, int* http_sources, ConfigErrors& errors) {
+  const YAML::Node& n = s.kind_node;
+  if (!n.IsNull() && !n.IsMap()) {
+    errors.Add(n, "source '" + s.name + "': 'http' takes a map, e.g. http: {} (messages arrive on POST /api/v1/ingest)");
+    return;
+  }
+  CheckKeys(n, {"queue_messages"}, "http source '" + s.name + "'", errors);
+  if (n.IsMap() && n["queue_messages"]) (void)ReadInt(n["queue_messages"], "queue_messages", 1, 1 << 24, errors);
+  if (++*http_sources > 1) errors.Add(n, "only one 'http' source is supported (POST /api/v1/ingest feeds it)");
+  if (file.http.listen.empty()) {
+    errors.Add(n, "source '" + s.name + "' receives POST /api/v1/ingest: set http.listen, e.g. http: {listen: "
+                  "127.0.0.1:9464}");
+  }
+}
+
 void CheckBridges(const RulesFile& file, ConfigErrors& errors) {
+  int http_sources = 0;
   for (const auto& s : file.sources) {
     if (s.kind == "file") {
       CheckFileSource(s, errors);
+    } else if (s.kind == "http") {
+      CheckHttpSource(s, file, &http_sources, errors);
     } else if (!s.kind.empty()) {
       errors.Add(s.kind_node, "source '" + s.name + "': '" + s.kind +
-                                  "' sources are not available in this build of vigil yet (available: file)");
+                                  "' sources are not available in this build of vigil yet (available: file, http)");
     }
   }
   for (const auto& s : file.sinks) CheckSink(s, errors);
@@ -71,6 +90,17 @@ void CheckBridges(const RulesFile& file, ConfigErrors& errors) {
 Result<std::vector<std::unique_ptr<Source>>> BuildSources(const RulesFile& file) {
   std::vector<std::unique_ptr<Source>> out;
   for (const auto& s : file.sources) {
+    if (s.kind == "http") {
+      HttpIngestSourceOptions o;
+      o.name = s.name;
+      o.format = s.format;
+      o.allowed_lateness_ms = s.allowed_lateness_ms;
+      if (s.kind_node.IsMap() && s.kind_node["queue_messages"]) {
+        o.queue_messages = s.kind_node["queue_messages"].as<size_t>();
+      }
+      out.push_back(std::make_unique<HttpIngestSource>(std::move(o)));
+      continue;
+    }
     if (s.kind != "file") return Status::Unsupported("source kind '" + s.kind + "' is not available");
     FileSourceOptions o;
     o.name = s.name;

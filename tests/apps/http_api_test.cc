@@ -357,7 +357,8 @@ TEST_F(HttpApiTest, IngestAcceptsAndReportsRejections) {
   EXPECT_EQ(r.body, R"({"accepted":2,"rejected":1,"errors":[{"index":1,"line":2,"reason":"invalid_json"}]})");
   r = client_->Post("/api/v1/ingest", R"([{"zone":"est","temp":1}])", {{"Content-Type", "application/json"}});
   EXPECT_EQ(r.status, 202);
-  EXPECT_EQ(ingest_->queued_messages(), 3u);
+  // 3 accepted and the rejected line (queued too, for the dead-letter sink).
+  EXPECT_EQ(ingest_->queued_messages(), 4u);
   r = client_->Post("/api/v1/ingest", R"([{"zone":"est","temp":1})", {{"Content-Type", "application/json"}});
   EXPECT_EQ(r.status, 400);
   r = client_->Post("/api/v1/ingest", "a,b\n1,2", {{"Content-Type", "text/csv"}});

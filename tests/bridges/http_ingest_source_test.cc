@@ -122,6 +122,11 @@ TEST_F(HttpIngestSourceTest, ArrayWithRejectedElements) {
   ASSERT_EQ(c.messages.size(), 2u);
   EXPECT_EQ(c.messages[0].zone, "a");
   EXPECT_EQ(c.messages[1].zone, "c");
+  // The rejected elements still reach the router, in order, so that they are
+  // counted in vigil_messages_rejected_total and dead-lettered.
+  ASSERT_EQ(c.rejects.size(), 4u);
+  EXPECT_EQ(c.rejects[0].substr(0, c.rejects[0].find('|')), "not_object");
+  EXPECT_EQ(c.rejects[1].substr(0, c.rejects[1].rfind('|')), "invalid_json|{\"zone\":\"b\",\"temp\":tru}");
   EXPECT_EQ(s->accepted_total(), 2u);
   EXPECT_EQ(s->rejected_total(), 4u);
 }

@@ -74,6 +74,10 @@ struct HttpIngestSource::Batch {
     uint32_t offset;
     uint32_t length;
     uint32_t index;  // position of the message in its request
+    // Set when the HTTP thread already found the message invalid: the router
+    // still reports it (counted in vigil_messages_rejected_total and written
+    // to the dead-letter sink), it is just not parsed again.
+    RejectReason rejected = RejectReason::kNone;
   };
   std::string data;  // the request body, then SIMDJSON_PADDING spaces
   std::vector<Span> spans;
@@ -237,18 +241,15 @@ IngestResponse HttpIngestSource::Submit(std::string body, std::string_view conte
   for (uint32_t index = 0; index < candidates.size(); ++index) {
     const Candidate& c = candidates[index];
     const RejectReason r = validator.Check(batch->data.data() + c.offset, c.length);
-    if (r == RejectReason::kNone) {
-      batch->spans.push_back(Batch::Span{c.offset, c.length, index});
-    } else {
-      rejections.push_back(Rejection{index, c.line, r});
-    }
+    batch->spans.push_back(Batch::Span{c.offset, c.length, index, r});
+    if (r != RejectReason::kNone) rejections.push_back(Rejection{index, c.line, r});
   }
   batch->bytes = body_size;
 
   IngestResponse resp;
-  resp.accepted = batch->spans.size();
+  resp.accepted = batch->spans.size() - rejections.size();
   resp.rejected = rejections.size();
-  if (resp.accepted > 0) {
+  if (!batch->spans.empty()) {
     std::unique_lock<std::mutex> lock(mu_);
     batch->request = next_request_++;
     const size_t n = batch->spans.size();
@@ -320,8 +321,9 @@ Result<PollState> HttpIngestSource::Poll(MessageHandler& handler, size_t max_mes
     }
     const Batch::Span& span = current_->spans[current_next_++];
     const char* data = current_->data.data() + span.offset;
-    const RejectReason r =
-        parser_->Parse(data, span.length, current_->data.size() - span.offset, &message_);
+    const RejectReason r = span.rejected != RejectReason::kNone
+                               ? span.rejected
+                               : parser_->Parse(data, span.length, current_->data.size() - span.offset, &message_);
     if (r == RejectReason::kNone) {
       handler.OnMessage(message_);
     } else {

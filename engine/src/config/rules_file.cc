@@ -47,12 +47,27 @@ void ReadHttp(const YAML::Node& n, const YAML::Node& at, HttpSettings* h, Config
     errors.Add(at, "'http' must be a map, e.g. {listen: 127.0.0.1:9464}");
     return;
   }
-  CheckKeys(n, {"listen", "token_env"}, "'http'", errors);
+  CheckKeys(n, {"listen", "token_env", "token_file", "protect_metrics", "allow_remote", "max_body_bytes"}, "'http'",
+            errors);
   if (n["listen"]) {
     if (auto v = ReadString(n["listen"], "http.listen", errors)) h->listen = *v;
   }
   if (n["token_env"]) {
     if (auto v = ReadString(n["token_env"], "http.token_env", errors)) h->token_env = *v;
+  }
+  if (n["token_file"]) {
+    if (auto v = ReadString(n["token_file"], "http.token_file", errors)) h->token_file = *v;
+  }
+  if (n["protect_metrics"]) {
+    if (auto v = ReadBool(n["protect_metrics"], "http.protect_metrics", errors)) h->protect_metrics = *v;
+  }
+  if (n["allow_remote"]) {
+    if (auto v = ReadBool(n["allow_remote"], "http.allow_remote", errors)) h->allow_remote = *v;
+  }
+  if (n["max_body_bytes"]) {
+    if (auto v = ReadInt(n["max_body_bytes"], "http.max_body_bytes", 1024, int64_t{1} << 30, errors)) {
+      h->max_body_bytes = static_cast<size_t>(*v);
+    }
   }
 }
 

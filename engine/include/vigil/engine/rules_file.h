@@ -27,8 +27,12 @@ struct EngineSettings {
 };
 
 struct HttpSettings {
-  std::string listen;                       // empty = no HTTP server
-  std::string token_env;
+  std::string listen;                       // empty = no HTTP server; loopback only unless allow_remote
+  std::string token_env;                    // environment variable holding the bearer token
+  std::string token_file;                   // or a file holding it (relative to the rules file)
+  bool protect_metrics = false;             // also require the token on /metrics and /healthz
+  bool allow_remote = false;                // accept a non-loopback listen address
+  size_t max_body_bytes = 8u << 20;         // Default: 8 MiB (413 beyond)
 };
 
 struct SourceSettings {

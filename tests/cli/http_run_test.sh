@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# `vigil run` with its HTTP server, end to end over loopback: health, bearer
+# token, NDJSON ingest through the whole pipeline, the alert API, /metrics
+# checked by `promtool check metrics`, and a real `prometheus` server scraping
+# vigil and answering a query about it. Stops vigil with SIGTERM (exit 0).
+#   http_run_test.sh PATH/TO/vigil
+set -u
+vigil=$1
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+fails=0
+ok() { echo "ok   $1"; }
+fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_for() {  # wait_for SECONDS CMD...: until CMD succeeds
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do [ $SECONDS -lt $deadline ] || return 1; sleep 0.1; done
+}
+
+port=$(free_port)
+cat >"$tmp/rules.yaml" <<YAML
+http: {listen: "127.0.0.1:$port", token_env: VIGIL_TEST_TOKEN}
+sources:
+  - name: api
+    http: {}
+rules:
+  - name: hot
+    key: [device]
+    when: temp > 30
+    severity: critical
+sinks:
+  - file: {path: alerts.ndjson}
+YAML
+VIGIL_TEST_TOKEN=s3cret "$vigil" run "$tmp/rules.yaml" >"$tmp/out" 2>"$tmp/err" &
+vpid=$!
+pids+=("$vpid")
+base="http://127.0.0.1:$port"
+if wait_for 15 curl -sf "$base/healthz"; then ok "healthz answers"; else fail "healthz"; cat "$tmp/err"; exit 1; fi
+wait_for 10 curl -sf "$base/readyz" && ok "readyz: ready" || fail "readyz"
+grep -q "live page $base/" "$tmp/err" && ok "the log names the live page URL" || fail "no live page URL in the log"
+
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary '{"ts":1,"device":"x","temp":1}' "$base/api/v1/ingest")
+[ "$code" = 401 ] && ok "ingest without the token: 401" || fail "ingest without token gave $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong' "$base/api/v1/alerts")
+[ "$code" = 401 ] && ok "a wrong token: 401" || fail "wrong token gave $code"
+
+now=$(date +%s%3N)
+printf '{"ts":%s,"device":"d1","temp":35.5}\n{"ts":%s,"device":"d2","temp":20}\nnot json\n' "$now" "$((now + 1))" >"$tmp/batch.ndjson"
+resp=$(curl -s -H 'Authorization: Bearer s3cret' -H 'Content-Type: application/x-ndjson' --data-binary @"$tmp/batch.ndjson" "$base/api/v1/ingest")
+echo "$resp" | grep -q '"accepted":2' && echo "$resp" | grep -q '"rejected":1' && ok "ingest: 2 accepted, 1 rejected ($resp)" || fail "ingest response: $resp"
+
+alert_seen() { curl -sf -H 'Authorization: Bearer s3cret' "$base/api/v1/alerts?state=active&rule=hot" | grep -q '"device":"d1"'; }
+wait_for 10 alert_seen && ok "the ingested message raised an alert visible in /api/v1/alerts" || fail "no active alert for d1"
+curl -sf -H 'Authorization: Bearer s3cret' "$base/api/v1/rules" | grep -q '"name":"hot"' && ok "rules API lists the rule" || fail "rules API"
+
+curl -sf "$base/metrics" >"$tmp/metrics.txt" && ok "/metrics scraped" || fail "/metrics"
+if promtool check metrics <"$tmp/metrics.txt" >"$tmp/promtool.out" 2>&1; then ok "promtool check metrics"; else fail "promtool: $(cat "$tmp/promtool.out")"; fi
+grep -q '^vigil_messages_received_total{source="api"} 3$' "$tmp/metrics.txt" && ok "received_total counts the 3 ingested lines" || fail "received_total: $(grep received_total "$tmp/metrics.txt")"
+grep -q '^vigil_alerts_active{rule="hot",severity="critical"} 1$' "$tmp/metrics.txt" && ok "alerts_active 1" || fail "alerts_active"
+
+# A real Prometheus server scrapes vigil every second; ask it through its API.
+pport=$(free_port)
+cat >"$tmp/prometheus.yml" <<YAML
+global: {scrape_interval: 1s}
+scrape_configs:
+  - job_name: vigil
+    static_configs: [{targets: ["127.0.0.1:$port"]}]
+YAML
+prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/tsdb" \
+  --web.listen-address="127.0.0.1:$pport" >"$tmp/prom.log" 2>&1 &
+pids+=("$!")
+query() { curl -sf "http://127.0.0.1:$pport/api/v1/query?query=vigil_messages_received_total" | grep -q '"source":"api".*"value":\[[0-9.]*,"3"\]'; }
+if wait_for 40 query; then ok "prometheus scraped vigil: vigil_messages_received_total{source=\"api\"} = 3"; else
+  fail "prometheus query"; tail -5 "$tmp/prom.log"; curl -s "http://127.0.0.1:$pport/api/v1/targets" | head -c 600; echo; fi
+
+kill -TERM "$vpid"
+wait "$vpid"
+rc=$?
+[ "$rc" = 0 ] && ok "SIGTERM: exit 0" || fail "vigil exit $rc"
+grep -q '"key":{"device":"d1"},"state":"raised"' "$tmp/alerts.ndjson" && ok "the alert reached the file sink" || fail "file sink"
+grep -q '"reason":"invalid_json"' "$tmp/vigil-state/dead-letter.ndjson" 2>/dev/null && ok "the malformed line was dead-lettered" || fail "dead letter"
+
+echo "$fails failed"
+[ "$fails" -eq 0 ]
