@@ -30,6 +30,9 @@ rules:
     key: [device]
     when: temp > 30
     severity: critical
+  - name: silent
+    key: [device]
+    deadman: 2s
 sinks:
   - file: {path: alerts.ndjson}
 YAML
@@ -54,11 +57,16 @@ echo "$resp" | grep -q '"accepted":2' && echo "$resp" | grep -q '"rejected":1' &
 alert_seen() { curl -sf -H 'Authorization: Bearer s3cret' "$base/api/v1/alerts?state=active&rule=hot" | grep -q '"device":"d1"'; }
 wait_for 10 alert_seen && ok "the ingested message raised an alert visible in /api/v1/alerts" || fail "no active alert for d1"
 curl -sf -H 'Authorization: Bearer s3cret' "$base/api/v1/rules" | grep -q '"name":"hot"' && ok "rules API lists the rule" || fail "rules API"
+# A live source's watermark follows the wall clock: with nothing more arriving,
+# the 2 s deadman of d1 and d2 still raises (at last_seen + 2 s).
+silent_seen() { grep -q '"rule":"silent","key":{"device":"d2"},"state":"raised","severity":"warning","ts":'"$((now + 2001))" "$tmp/alerts.ndjson"; }
+wait_for 15 silent_seen && ok "deadman raises on wall-clock time with no further message (ts = last_seen + 2s)" || { fail "deadman on wall clock"; cat "$tmp/alerts.ndjson"; }
 
 curl -sf "$base/metrics" >"$tmp/metrics.txt" && ok "/metrics scraped" || fail "/metrics"
 if promtool check metrics <"$tmp/metrics.txt" >"$tmp/promtool.out" 2>&1; then ok "promtool check metrics"; else fail "promtool: $(cat "$tmp/promtool.out")"; fi
 grep -q '^vigil_messages_received_total{source="api"} 3$' "$tmp/metrics.txt" && ok "received_total counts the 3 ingested lines" || fail "received_total: $(grep received_total "$tmp/metrics.txt")"
 grep -q '^vigil_alerts_active{rule="hot",severity="critical"} 1$' "$tmp/metrics.txt" && ok "alerts_active 1" || fail "alerts_active"
+grep -q '^vigil_alerts_active{rule="silent",severity="warning"} 2$' "$tmp/metrics.txt" && ok "alerts_active 2 for the deadman" || fail "deadman alerts_active: $(grep 'active{rule="silent"' "$tmp/metrics.txt")"
 
 # A real Prometheus server scrapes vigil every second; ask it through its API.
 pport=$(free_port)
