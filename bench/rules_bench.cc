@@ -92,7 +92,15 @@ void RunWorkload(benchmark::State& state, const char* rules_file, int devices) {
   int64_t shift = 0;
   const int64_t span = w->ts.back() - w->ts.front() + 10000;
   int64_t watermark = kMinTime;
+  // As the pipeline's shard loop does: prefetch the state blocks of the keys
+  // of the event kPrefetchAhead positions ahead.
+  constexpr size_t kPrefetchAhead = 6;
   for (auto _ : state) {
+    const size_t ahead = i + kPrefetchAhead < w->n ? i + kPrefetchAhead : i + kPrefetchAhead - w->n;
+    const Event pe = w->Get(ahead);
+    for (uint32_t k = 0; k < w->nk; ++k) {
+      if (pe.keys[k] != kNoKey) w->arena.Prefetch(k, pe.key_slots[k]);
+    }
     Event e = w->Get(i);
     e.ts += shift;
     e.watermark = e.ts > watermark ? (watermark = e.ts) : watermark;

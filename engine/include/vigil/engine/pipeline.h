@@ -44,7 +44,7 @@ class AlertConsumer {
 struct PipelineOptions {
   uint32_t shards = 2;          // 1..64. Default: number of cores
   uint32_t batch_size = 256;    // events per ring hand-off
-  uint32_t ring_batches = 8;    // batches in flight per shard (bounds queueing latency)
+  uint32_t ring_batches = 16;    // batches in flight per shard (bounds queueing latency)
   uint32_t alert_ring = 4096;   // alerts in flight per shard
   int64_t key_ttl_ms = 24 * 3600 * 1000;  // engine.key_ttl; <= 0 disables eviction
 };
