@@ -195,16 +195,9 @@ std::string RulesJson(const ApiContext& ctx) {
       if (k) j += ',';
       AppendJsonString(&j, r.key_tags[k]);
     }
-    j += "],\"labels\":{";
-    bool first = true;
-    for (const auto& [k, v] : r.labels) {
-      if (!first) j += ',';
-      first = false;
-      AppendJsonString(&j, k);
-      j += ':';
-      AppendJsonString(&j, v);
-    }
-    j += "},\"message\":";
+    j += "],\"labels\":";
+    AppendJsonStringMap(&j, r.labels);
+    j += ",\"message\":";
     AppendJsonString(&j, r.message);
     auto it = active.find(r.name);
     j += ",\"active_alerts\":" + std::to_string(it == active.end() ? 0 : it->second);

@@ -75,6 +75,19 @@ void AppendJsonString(std::string* out, std::string_view s) {
   out->push_back('"');
 }
 
+void AppendJsonStringMap(std::string* out, const std::map<std::string, std::string>& map) {
+  out->push_back('{');
+  bool first = true;
+  for (const auto& [k, v] : map) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendJsonString(out, k);
+    out->push_back(':');
+    AppendJsonString(out, v);
+  }
+  out->push_back('}');
+}
+
 void AppendJsonNumber(std::string* out, double v) {
   if (!std::isfinite(v)) {
     out->append("null");
@@ -165,16 +178,9 @@ std::string AlertDispatcher::RenderJson(const AlertRecord& a, const RuleInfo& ru
   AppendJsonNumber(&j, a.value);
   j += ",\"count\":";
   j += std::to_string(a.count);
-  j += ",\"labels\":{";
-  bool first = true;
-  for (const auto& [k, v] : rule.labels) {
-    if (!first) j += ',';
-    first = false;
-    AppendJsonString(&j, k);
-    j += ':';
-    AppendJsonString(&j, v);
-  }
-  j += "},\"message\":";
+  j += ",\"labels\":";
+  AppendJsonStringMap(&j, rule.labels);
+  j += ",\"message\":";
   AppendJsonString(&j, message);
   j += '}';
   return j;

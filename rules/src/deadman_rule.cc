@@ -106,16 +106,7 @@ class DeadmanRuleShard final : public RuleShard {
   }
 
   void Emit(const KeyState& st, KeyId key, int64_t ts, AlertState state, int64_t ingest_ns, AlertOutput& out) {
-    AlertRecord a;
-    a.rule = rule_index_;
-    a.key = key;
-    a.state = state;
-    a.ts = ts;
-    a.raise_ts = st.raise_ts;
-    a.value = NullValue();
-    a.count = 1;
-    a.ingest_ns = ingest_ns;
-    out.Emit(a);
+    EmitAlert(out, rule_index_, key, state, ts, st.raise_ts, NullValue(), /*count=*/1, ingest_ns);
   }
 
   const DeadmanRule& rule_;

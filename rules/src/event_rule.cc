@@ -175,16 +175,8 @@ class EventRuleShard final : public RuleShard {
 
   void Emit(const KeyState& st, KeyId key, const Event& e, const EvalInput& in, AlertState state,
             AlertOutput& out) {
-    AlertRecord a;
-    a.rule = rule_index_;
-    a.key = key;
-    a.state = state;
-    a.ts = e.ts;
-    a.raise_ts = st.raise_ts;
-    a.value = rule_.when().lhs.empty() ? NullValue() : rule_.when().lhs.Eval(in);
-    a.count = st.count;
-    a.ingest_ns = e.ingest_ns;
-    out.Emit(a);
+    const double value = rule_.when().lhs.empty() ? NullValue() : rule_.when().lhs.Eval(in);
+    EmitAlert(out, rule_index_, key, state, e.ts, st.raise_ts, value, st.count, e.ingest_ns);
   }
 
   const EventRule& rule_;

@@ -84,4 +84,19 @@ class SlotTable {
 
 enum class Phase : uint8_t { kOk, kPending, kFiring };
 
+// Builds and emits one alert transition (shared by every rule kind).
+inline void EmitAlert(AlertOutput& out, uint32_t rule_index, KeyId key, AlertState state, int64_t ts, int64_t raise_ts,
+                      double value, uint32_t count, int64_t ingest_ns) noexcept {
+  AlertRecord a;
+  a.rule = rule_index;
+  a.key = key;
+  a.state = state;
+  a.ts = ts;
+  a.raise_ts = raise_ts;
+  a.value = value;
+  a.count = count;
+  a.ingest_ns = ingest_ns;
+  out.Emit(a);
+}
+
 }  // namespace vigil::rules

@@ -155,16 +155,8 @@ class WindowRuleShard final : public RuleShard {
   }
 
   void Emit(const KeyState& st, KeyId key, int64_t ts, const EvalInput& in, AlertState state, AlertOutput& out) {
-    AlertRecord a;
-    a.rule = rule_index_;
-    a.key = key;
-    a.state = state;
-    a.ts = ts;
-    a.raise_ts = st.raise_ts;
-    a.value = rule_.when().lhs.empty() ? NullValue() : rule_.when().lhs.Eval(in);
-    a.count = st.count;
-    a.ingest_ns = 0;
-    out.Emit(a);
+    const double value = rule_.when().lhs.empty() ? NullValue() : rule_.when().lhs.Eval(in);
+    EmitAlert(out, rule_index_, key, state, ts, st.raise_ts, value, st.count, /*ingest_ns=*/0);
   }
 
   const WindowRule& rule_;

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -61,6 +62,8 @@ class AlertDispatcher final : public AlertConsumer {
 // Appends `s` to `out` as a JSON string (quotes and escapes included); bytes
 // that are not well-formed UTF-8 become U+FFFD, so the result is valid JSON.
 void AppendJsonString(std::string* out, std::string_view s);
+// Appends a map of strings as a JSON object ({"k":"v",...}).
+void AppendJsonStringMap(std::string* out, const std::map<std::string, std::string>& map);
 // Appends a number as JSON (shortest round-trip form; null for NaN/inf).
 void AppendJsonNumber(std::string* out, double v);
 
