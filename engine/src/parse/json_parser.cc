@@ -17,7 +17,8 @@ namespace {
 // One name at one nesting level of the schema's paths.
 struct PathNode {
   std::string name;
-  uint64_t prefix = 0;  // first 8 bytes of name, zero-padded (fast compare)
+  uint64_t prefix = 0;   // bytes 0..7 of name, zero-padded (fast compare)
+  uint64_t prefix2 = 0;  // bytes 8..15
   int field = -1;    // field slot
   int tag = -1;      // tag slot
   int ts_rank = -1;  // priority among timestamp candidates (0 = best)
@@ -30,6 +31,7 @@ uint64_t Prefix8(std::string_view s) {
   std::memcpy(&p, s.data(), s.size() < 8 ? s.size() : 8);
   return p;
 }
+uint64_t Prefix8At8(std::string_view s) { return s.size() > 8 ? Prefix8(s.substr(8)) : 0; }
 
 PathNode* FindOrAdd(std::vector<PathNode>* nodes, std::string_view name) {
   for (auto& n : *nodes) {
@@ -38,6 +40,7 @@ PathNode* FindOrAdd(std::vector<PathNode>* nodes, std::string_view name) {
   PathNode node;
   node.name = std::string(name);
   node.prefix = Prefix8(name);
+  node.prefix2 = Prefix8At8(name);
   nodes->push_back(std::move(node));
   return &nodes->back();
 }
@@ -58,7 +61,9 @@ const PathNode* Lookup(const std::vector<PathNode>& nodes, std::string_view name
   const uint64_t prefix = Prefix8(name);
   for (const auto& n : nodes) {
     if (n.prefix != prefix || n.name.size() != name.size()) continue;
-    if (name.size() <= 8 || std::memcmp(n.name.data() + 8, name.data() + 8, name.size() - 8) == 0) return &n;
+    if (name.size() <= 8) return &n;
+    if (n.prefix2 != Prefix8At8(name)) continue;
+    if (name.size() <= 16 || std::memcmp(n.name.data() + 16, name.data() + 16, name.size() - 16) == 0) return &n;
   }
   return nullptr;
 }

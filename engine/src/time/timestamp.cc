@@ -416,7 +416,36 @@ std::string_view TimeUnitName(TimeUnit unit) noexcept {
   return "auto";
 }
 
+// The common case on the hot path: a plain non-negative integer of at most
+// 18 digits (no sign, fraction, exponent or leading zero), read with integer
+// arithmetic. Returns nullopt when the text is not of that form (the general
+// decimal path then decides), never a different value than that path.
+static std::optional<int64_t> PlainIntegerToMillis(std::string_view text, TimeUnit unit) noexcept {
+  if (text.empty() || text.size() > 18 || (text[0] == '0' && text.size() > 1)) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (unit == TimeUnit::kAuto || unit == TimeUnit::kIso) {
+    unit = v < 100000000000ULL ? TimeUnit::kSeconds
+           : v < 100000000000000ULL ? TimeUnit::kMillis
+           : v < 100000000000000000ULL ? TimeUnit::kMicros
+                                       : TimeUnit::kNanos;
+  }
+  switch (unit) {
+    case TimeUnit::kSeconds:
+      if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max() / 1000)) return std::nullopt;
+      return static_cast<int64_t>(v * 1000);
+    case TimeUnit::kMillis: return static_cast<int64_t>(v);
+    case TimeUnit::kMicros: return static_cast<int64_t>((v + 500) / 1000);          // half away from zero
+    case TimeUnit::kNanos: return static_cast<int64_t>((v + 500000) / 1000000);
+    default: return std::nullopt;
+  }
+}
+
 std::optional<int64_t> TimestampFromNumberText(std::string_view text, TimeUnit unit) noexcept {
+  if (std::optional<int64_t> fast = PlainIntegerToMillis(text, unit)) return fast;
   const std::optional<DecimalText> d = ScanDecimal(text, /*allow_leading_zeros=*/false);
   if (!d) return std::nullopt;
   return DecimalToMillis(*d, unit);

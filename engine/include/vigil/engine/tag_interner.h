@@ -38,7 +38,7 @@ class TagInterner {
     slot.id = id;
     slot.len = static_cast<uint32_t>(s.size());
     std::memcpy(slot.prefix, s.data(), std::min(s.size(), sizeof slot.prefix));
-    if (2 * strings_.size() > slots_.size()) Grow();
+    if (4 * strings_.size() > 3 * slots_.size()) Grow();  // load factor <= 3/4
     return id;
   }
 
