@@ -125,16 +125,17 @@ Engine::Engine(Schema schema, std::unique_ptr<TagInterner> tags, std::vector<std
 
 Engine::~Engine() = default;
 
-// At most once every 10 s (and at the end): how many messages were rejected
-// since the last report, by reason.
+// At most once every 10 s: how many messages were rejected since the last
+// report, by reason; at the end (`final`), the totals of the whole run.
 void Engine::LogRejections(bool final) {
   const auto now = std::chrono::steady_clock::now();
+  if (last_reject_log_ == std::chrono::steady_clock::time_point{}) last_reject_log_ = now;
   if (!final && now - last_reject_log_ < std::chrono::seconds(10)) return;
   last_reject_log_ = now;
   std::string detail;
   uint64_t total = 0;
   for (size_t r = 1; r < stats_.rejected.size(); ++r) {
-    const uint64_t n = stats_.rejected[r] - reported_rejected_[r];
+    const uint64_t n = final ? stats_.rejected[r] : stats_.rejected[r] - reported_rejected_[r];
     reported_rejected_[r] = stats_.rejected[r];
     if (n == 0) continue;
     total += n;
@@ -142,7 +143,7 @@ void Engine::LogRejections(bool final) {
   }
   if (total > 0) {
     logger_->Log(LogLevel::kWarn, "rejected " + std::to_string(total) + " message(s)" +
-                                      (final ? "" : " in the last 10 s") + ": " + detail +
+                                      (final ? " in all" : " in the last 10 s") + ": " + detail +
                                       (dead_letter_ != nullptr ? " (kept in the dead-letter file)" : ""));
   }
 }
