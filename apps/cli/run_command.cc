@@ -21,6 +21,7 @@
 #include "vigil/engine/alert_board.h"
 #include "vigil/engine/engine.h"
 #include "vigil/engine/http_server.h"
+#include "vigil/engine/state_store.h"
 
 namespace vigil::cli {
 
@@ -55,9 +56,19 @@ struct RunArgs {
   std::string rules;
   uint32_t shards = 0;
   std::string dead_letter;
+  bool reset_state = false;
 };
 
 int RunEngine(const RunArgs& a) {
+  // Signals go to one waiting thread, which asks the engine to stop. Blocked
+  // first, so that every thread started later (RocksDB's included) inherits
+  // the mask and a SIGTERM is never delivered to a thread that would die of it.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR2);  // used to wake the waiter when the engine ends by itself
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   ConfigErrors errors(a.rules);
   auto cfg = LoadConfig(a.rules, errors, /*check_bridges=*/true);
   if (errors.empty() && cfg->file.sources.empty()) {
@@ -81,20 +92,39 @@ int RunEngine(const RunArgs& a) {
   if (sinks->empty()) {
     sinks->push_back(std::make_unique<bridges::StreamSink>("stdout", stdout, bridges::StreamSink::Format::kJson, false));
   }
-  // Rejected messages are never silently lost: by default they go to
-  // <state_dir>/dead-letter.ndjson (DESIGN.md), with their reason.
-  std::string dead_path = a.dead_letter;
-  if (dead_path.empty()) {
-    const std::string dir = bridges::ResolvePath(cfg->file.directory, cfg->file.engine.state_dir);
+  // The state dir: RocksDB state (restored now, checkpointed while running)
+  // and, by default, the dead-letter file.
+  const std::string state_dir = bridges::ResolvePath(cfg->file.directory, cfg->file.engine.state_dir);
+  {
     std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
+    std::filesystem::create_directories(state_dir, ec);
     if (ec) {
-      std::fprintf(stderr, "vigil run: cannot create the state directory '%s': %s\n", dir.c_str(),
+      std::fprintf(stderr, "vigil run: cannot create the state directory '%s': %s\n", state_dir.c_str(),
                    ec.message().c_str());
       return kExitRuntime;
     }
-    dead_path = dir + "/dead-letter.ndjson";
   }
+  if (a.reset_state) {
+    Status st = StateStore::Destroy(state_dir);
+    if (!st.ok()) {
+      std::fprintf(stderr, "vigil run: %s\n", st.message().c_str());
+      return kExitRuntime;
+    }
+    logger.Log(LogLevel::kWarn, "--reset-state: the stored state in " + state_dir + " was deleted; starting over");
+  }
+  std::unique_ptr<StateStore> store;
+  {
+    auto opened = StateStore::Open(state_dir);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "vigil run: %s\n", opened.status().message().c_str());
+      return kExitRuntime;
+    }
+    store = std::move(opened).value();
+  }
+  // Rejected messages are never silently lost: by default they go to
+  // <state_dir>/dead-letter.ndjson (DESIGN.md), with their reason.
+  std::string dead_path = a.dead_letter;
+  if (dead_path.empty()) dead_path = state_dir + "/dead-letter.ndjson";
   std::unique_ptr<bridges::DeadLetterFile> dead;
   {
     auto d = bridges::DeadLetterFile::Open(dead_path);
@@ -124,17 +154,12 @@ int RunEngine(const RunArgs& a) {
     }
   }
 
-  // Signals go to one waiting thread, which asks the engine to stop.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGUSR2);  // used to wake the waiter when the engine ends by itself
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   EngineOptions eo;
   eo.shards = a.shards != 0 ? a.shards : cfg->file.engine.shards;
   eo.key_ttl_ms = cfg->file.engine.key_ttl_ms;
+  eo.state = store.get();
+  eo.checkpoint_interval_ms = cfg->file.engine.checkpoint_interval_ms;
   eo.version = VIGIL_VERSION;
   eo.commit = VIGIL_COMMIT;
   Engine engine(std::move(cfg->schema), std::move(cfg->tags), cfg->rules, std::move(sources).value(),
@@ -201,6 +226,8 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(1, 64));
   sub->add_option("--dead-letter", a->dead_letter,
                   "Append rejected messages with their reason to FILE (default: STATE_DIR/dead-letter.ndjson)");
+  sub->add_flag("--reset-state", a->reset_state,
+               "Delete the stored state (rule state, source positions) of engine.state_dir and start over");
   sub->callback([a, exit_code] { *exit_code = RunEngine(*a); });
 }
 

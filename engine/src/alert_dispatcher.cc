@@ -106,7 +106,8 @@ AlertDispatcher::AlertDispatcher(const std::vector<std::shared_ptr<const Rule>>&
       logger_(logger),
       raised_(rules.size()),
       cleared_(rules.size()),
-      sink_errors_by_(sinks_.size()) {}
+      sink_errors_by_(sinks_.size()),
+      restored_active_(rules.size(), 0) {}
 
 std::string AlertDispatcher::RenderMessage(const std::string& tmpl, const AlertRecord& a, const RuleInfo& rule,
                                            const KeyInfo& key) {
@@ -217,6 +218,24 @@ void AlertDispatcher::Idle() {
       logger_->Log(LogLevel::kError, "sink " + s->name() + ": " + st.message());
     }
   }
+}
+
+bool AlertDispatcher::Sync() {
+  bool ok = true;
+  for (size_t i = 0; i < sinks_.size(); ++i) {
+    Status st = sinks_[i]->Sync();
+    if (!st.ok()) {
+      ok = false;
+      sink_errors_.fetch_add(1, std::memory_order_relaxed);
+      sink_errors_by_[i].Add();
+      logger_->Log(LogLevel::kError, "sink " + sinks_[i]->name() + " (before a checkpoint): " + st.message());
+    }
+  }
+  return ok;
+}
+
+void AlertDispatcher::RestoreActive(const std::vector<size_t>& firing) {
+  for (size_t r = 0; r < firing.size() && r < restored_active_.size(); ++r) restored_active_[r] = firing[r];
 }
 
 }  // namespace vigil

@@ -3,7 +3,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <thread>
+
+#include "state/checkpointer.h"
 
 namespace vigil {
 
@@ -42,6 +45,7 @@ class Engine::Router final : public MessageHandler {
     if (!m.has_ts) m.ts = WallNowMs();
     if (!first_seen_) {
       first_seen_ = true;
+      start_ts = m.ts;
       pipeline_->SetStart(m.ts);
     }
     c.started = true;
@@ -94,8 +98,16 @@ class Engine::Router final : public MessageHandler {
     if (moved) RecomputeWatermark();
   }
 
+  // A restored run: the input had started at `start` (kMinTime: not yet).
+  void Restore(int64_t start, int64_t wm) {
+    watermark = wm;
+    start_ts = start;
+    first_seen_ = start != kMinTime;
+  }
+
   std::vector<SourceClock> clocks;
   int64_t watermark = kMinTime;
+  int64_t start_ts = kMinTime;
 
  private:
   Engine* engine_;
@@ -155,9 +167,14 @@ Status Engine::Run() {
   for (auto& s : sinks_) sink_ptrs.push_back(s.get());
   AlertDispatcher dispatcher(rules_, keys, sink_ptrs, logger_);
   if (alert_observer_) dispatcher.SetObserver(alert_observer_);
+  std::unique_ptr<Checkpointer> checkpointer;
+  if (options_.state != nullptr) {
+    checkpointer = std::make_unique<Checkpointer>(options_.state, rules_, keys, shards_, logger_);
+  }
   PipelineOptions popt;
   popt.shards = shards_;
   popt.key_ttl_ms = options_.key_ttl_ms;
+  popt.checkpoints = checkpointer.get();
   Pipeline pipeline(schema_, tags_.get(), &keys, rules_, popt, &dispatcher);
   Router router(this, &pipeline);
   for (auto& s : sources_) {
@@ -168,13 +185,21 @@ Status Engine::Run() {
     c.live = s->live();
     router.clocks.push_back(c);
   }
+  if (options_.state != nullptr) {
+    Status restored = RestoreState(&pipeline, &keys, &router, &dispatcher);
+    if (!restored.ok()) return restored;
+  }
   Status start = pipeline.Start();
   if (!start.ok()) return start;
   {
     std::lock_guard<std::mutex> lock(live_mu_);
     live_pipeline_ = &pipeline;
     live_dispatcher_ = &dispatcher;
+    live_checkpointer_ = checkpointer.get();
   }
+  uint64_t checkpoint_id = 0;
+  const auto interval = std::chrono::milliseconds(std::max<int64_t>(options_.checkpoint_interval_ms, 10));
+  auto next_checkpoint = std::chrono::steady_clock::now() + interval;
   ready_.store(true, std::memory_order_release);
 
   Status failure;
@@ -201,6 +226,14 @@ Status Engine::Run() {
     }
     if (!progress && finished < sources_.size()) router.AdvanceWithWallClock();
     LogRejections(false);
+    if (checkpointer != nullptr && std::chrono::steady_clock::now() >= next_checkpoint && !checkpointer->Busy()) {
+      // Positions and watermark now, then a barrier behind everything routed:
+      // the shards' state at the barrier matches these positions exactly.
+      ++checkpoint_id;
+      checkpointer->Begin(checkpoint_id, Progress(router, checkpoint_id), Positions(router));
+      pipeline.Barrier(checkpoint_id, router.watermark);
+      next_checkpoint = std::chrono::steady_clock::now() + interval;
+    }
     pipeline.Flush(router.watermark);
     if (!progress && finished < sources_.size()) {
       if (dead_letter_ != nullptr) dead_letter_->Flush();
@@ -209,10 +242,22 @@ Status Engine::Run() {
   }
   const bool all_done = finished == sources_.size() && !stop_.load(std::memory_order_relaxed);
   pipeline.Finish(router.watermark, all_done && options_.close_windows_at_end);
+  if (checkpointer != nullptr) {
+    // The final checkpoint: everything processed, every alert synced.
+    const bool synced = dispatcher.Sync();
+    Status st = checkpointer->CommitFinal(Progress(router, checkpoint_id + 1), Positions(router),
+                                          pipeline.CollectFinal(), synced);
+    if (!st.ok()) {
+      logger_->Log(LogLevel::kError, "final checkpoint: " + st.message());
+      if (failure.ok()) failure = st;
+    }
+    stats_.checkpoints = checkpointer->succeeded();
+  }
   {
     std::lock_guard<std::mutex> lock(live_mu_);
     live_pipeline_ = nullptr;
     live_dispatcher_ = nullptr;
+    live_checkpointer_ = nullptr;
   }
   ready_.store(false, std::memory_order_release);
   if (dead_letter_ != nullptr) dead_letter_->Flush();
@@ -235,6 +280,130 @@ Status Engine::Run() {
   stats_.alert_latency_p50_ns = pipeline.alert_latency().Quantile(0.5);
   stats_.alert_latency_p99_ns = pipeline.alert_latency().Quantile(0.99);
   return failure;
+}
+
+StoredProgress Engine::Progress(const Router& router, uint64_t id) const {
+  StoredProgress p;
+  p.checkpoint = id;
+  p.watermark = router.watermark;
+  p.start_ts = router.start_ts;
+  p.shards = shards_;
+  return p;
+}
+
+std::vector<StoredSource> Engine::Positions(const Router& router) const {
+  std::vector<StoredSource> out;
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    StoredSource s;
+    s.name = sources_[i]->name();
+    s.started = router.clocks[i].started;
+    s.max_ts = router.clocks[i].max_ts;
+    s.position = sources_[i]->Position();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// Loads the last checkpoint: drops the state of rules that changed or
+// left the rules file, restores every key state of the others into the
+// shards (re-partitioned by key for this run's shard count), the engine's
+// watermark and every source's position.
+Status Engine::RestoreState(Pipeline* pipeline, KeyTable* keys, Router* router, AlertDispatcher* dispatcher) {
+  StateStore& store = *options_.state;
+  Result<std::vector<StoredRule>> stored = store.Rules();
+  if (!stored.ok()) return stored.status();
+  std::map<std::string, uint32_t, std::less<>> index;
+  for (uint32_t r = 0; r < rules_.size(); ++r) index[rules_[r]->info().name] = r;
+  std::vector<bool> keep(rules_.size(), false);
+  for (const StoredRule& sr : *stored) {
+    auto it = index.find(sr.name);
+    const char* why = nullptr;
+    if (it == index.end()) {
+      why = "is no longer in the rules file";
+    } else if (rules_[it->second]->info().definition_hash != sr.definition_hash) {
+      why = "changed since its state was saved";
+    } else {
+      keep[it->second] = true;
+      continue;
+    }
+    Result<uint64_t> n = store.CountKeys(sr.name);
+    logger_->Log(LogLevel::kWarn, "rule '" + sr.name + "' " + why + ": its stored state (" +
+                                      std::to_string(n.ok() ? *n : 0) + " keys) is dropped");
+    Status st = store.DropRule(sr.name);
+    if (!st.ok()) return st;
+  }
+  std::vector<StoredRule> current;
+  for (const auto& rule : rules_) {
+    const RuleInfo& info = rule->info();
+    current.push_back({info.name, info.definition_hash, info.kind, info.key_tags});
+  }
+  Status st = store.PutRules(current);
+  if (!st.ok()) return st;
+
+  st = pipeline->Create();
+  if (!st.ok()) return st;
+  uint64_t restored = 0, unreadable = 0;
+  std::vector<uint32_t> tag_ids;
+  st = store.ForEachKey([&](std::string_view rule, const std::vector<std::string>& values, std::string_view blob) {
+    auto it = index.find(rule);
+    if (it == index.end() || !keep[it->second]) return true;
+    const RuleInfo& info = rules_[it->second]->info();
+    if (values.size() != info.key_tags.size()) {
+      ++unreadable;
+      return true;
+    }
+    tag_ids.clear();
+    for (const auto& v : values) tag_ids.push_back(tags_->Intern(v));
+    const KeyId key = keys->Intern(info.keylist, tag_ids.data(), tag_ids.size(), *tags_);
+    if (key == kNoKey || !pipeline->RestoreKey(it->second, key, blob)) {
+      ++unreadable;
+    } else {
+      ++restored;
+    }
+    return true;
+  });
+  if (!st.ok()) return st;
+  if (unreadable > 0) {
+    logger_->Log(LogLevel::kWarn, std::to_string(unreadable) + " stored key state(s) could not be read and start fresh");
+  }
+
+  Result<std::optional<StoredProgress>> progress = store.Progress();
+  if (!progress.ok()) return progress.status();
+  int64_t start_ts = kMinTime, watermark = kMinTime;
+  if (progress->has_value()) {
+    start_ts = (*progress)->start_ts;
+    watermark = (*progress)->watermark;
+  }
+  dispatcher->RestoreActive(pipeline->FinishRestore(start_ts, watermark));
+  router->Restore(start_ts, watermark);
+  if (start_ts != kMinTime) pipeline->SetStart(start_ts);
+
+  Result<std::vector<StoredSource>> positions = store.Sources();
+  if (!positions.ok()) return positions.status();
+  size_t resumed = 0;
+  for (const StoredSource& p : *positions) {
+    for (uint32_t i = 0; i < sources_.size(); ++i) {
+      if (sources_[i]->name() != p.name) continue;
+      router->clocks[i].started = p.started;
+      router->clocks[i].max_ts = p.max_ts;
+      if (!p.position.empty()) {
+        Status r = sources_[i]->Resume(p.position);
+        if (!r.ok()) {
+          return Status::IoError("source '" + p.name + "': cannot resume from its checkpointed position (" +
+                                 r.message() + "); start over with --reset-state");
+        }
+        ++resumed;
+      }
+    }
+  }
+  stats_.restored_keys = restored;
+  if (progress->has_value()) {
+    logger_->Log(LogLevel::kInfo, "restored " + std::to_string(restored) + " key states and " +
+                                      std::to_string(resumed) + " source positions from " + store.path() +
+                                      " (checkpoint of " + std::to_string((*progress)->written_ms / 1000) +
+                                      " s since the epoch)");
+  }
+  return Status::Ok();
 }
 
 }  // namespace vigil

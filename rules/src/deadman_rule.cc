@@ -5,6 +5,8 @@
 #include <functional>
 #include <queue>
 
+#include "vigil/engine/state_header.h"
+
 namespace vigil::rules {
 
 DeadmanRule::DeadmanRule(RuleCommon common, int64_t timeout_ms, std::vector<std::vector<std::string>> expect)
@@ -35,6 +37,7 @@ class DeadmanRuleShard final : public RuleShard {
       Know(st, key);
       st.last_seen = start_ts;
       Arm(st, slot);
+      MarkDirty(st, slot);
     }
   }
 
@@ -55,6 +58,7 @@ class DeadmanRuleShard final : public RuleShard {
       Emit(st, key, e.ts, AlertState::kCleared, e.ingest_ns, out);
     }
     if (!st.armed) Arm(st, slot);
+    MarkDirty(st, slot);
   }
 
   void OnWatermark(int64_t wm, AlertOutput& out) noexcept override {
@@ -70,12 +74,59 @@ class DeadmanRuleShard final : public RuleShard {
       st.armed = false;
       st.firing = true;
       st.raise_ts = due;
+      MarkDirty(st, d.slot);
       Emit(st, st.key, due, AlertState::kRaised, 0, out);
     }
     next_deadline_ = heap_.empty() ? kMaxTime : heap_.top().deadline;
   }
 
   size_t KeyCount() const noexcept override { return keys_; }
+
+  // Checkpointed state of a key: the header (FIRING or OK, raise_ts), then
+  // last_seen. Deadman keys are never forgotten (a silent key must raise).
+  void SaveChanged(KeyStateWriter& w) noexcept override {
+    std::string blob;
+    for (uint32_t slot : dirty_) {
+      KeyState& st = states_.Get(slot);
+      st.dirty = false;
+      blob.clear();
+      PutStateHeader(&blob, {static_cast<uint8_t>(st.firing ? 2 : 0), st.raise_ts, 1});
+      PutInt64(&blob, st.last_seen);
+      w.Put(st.key, blob);
+    }
+    dirty_.clear();
+  }
+
+  bool RestoreKey(KeyId key, uint32_t slot, std::string_view blob) noexcept override {
+    Decoder in(blob);
+    StateHeader h;
+    int64_t last_seen = 0;
+    if (!GetStateHeader(&in, &h) || h.phase == 1 || !in.GetInt64(&last_seen) || !in.AtEnd()) return false;
+    KeyState& st = states_.Get(slot);
+    if (st.key == kNoKey) Know(st, key);
+    st.last_seen = last_seen;
+    st.raise_ts = h.raise_ts;
+    st.firing = h.firing();
+    st.armed = false;
+    st.dirty = false;
+    restored_.push_back(slot);
+    return true;
+  }
+
+  size_t FinishRestore() noexcept override {
+    size_t firing = 0;
+    for (uint32_t slot : restored_) {
+      KeyState& st = states_.Get(slot);
+      if (st.firing) {
+        ++firing;
+      } else if (!st.armed) {
+        Arm(st, slot);
+      }
+    }
+    restored_.clear();
+    restored_.shrink_to_fit();
+    return firing;
+  }
   size_t MemoryBytes() const noexcept override { return heap_.size() * sizeof(Deadline); }
 
  private:
@@ -86,7 +137,14 @@ class DeadmanRuleShard final : public RuleShard {
     KeyId key;
     bool armed;   // has an entry in the heap
     bool firing;
+    bool dirty;   // listed in dirty_
   };
+
+  void MarkDirty(KeyState& st, uint32_t slot) {
+    if (st.dirty) return;
+    st.dirty = true;
+    dirty_.push_back(slot);
+  }
 
   void Know(KeyState& st, KeyId key) {
     st.key = key;
@@ -116,6 +174,8 @@ class DeadmanRuleShard final : public RuleShard {
   ArenaRecords<KeyState> states_;
   size_t keys_ = 0;
   std::vector<std::pair<KeyId, uint32_t>> expected_;  // key, slot
+  std::vector<uint32_t> dirty_;      // slots changed since the last checkpoint
+  std::vector<uint32_t> restored_;   // slots restored (until FinishRestore)
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> heap_;
 };
 

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "aggregate/window_accumulator.h"
+#include "vigil/engine/state_header.h"
 
 namespace vigil::rules {
 
@@ -43,6 +44,7 @@ class WindowRuleShard final : public RuleShard {
     if (key == kNoKey || !common_.CarriesNamedField(e)) return;
     KeyState& st = states_.Get(slot, key);
     st.last_ts = std::max(st.last_ts, e.ts);
+    MarkDirty(st, slot);
     const int64_t size = rule_.size_ms(), every = rule_.every_ms();
     bool late = false;
     for (int64_t start = FloorDiv(e.ts, every) * every; start > e.ts - size; start -= every) {
@@ -79,6 +81,73 @@ class WindowRuleShard final : public RuleShard {
   }
 
   size_t KeyCount() const noexcept override { return states_.count(); }
+
+  // Checkpointed state of a key: the header, last_ts, then each open window
+  // (start, one accumulator per field). A key in OK state with no open
+  // window keeps nothing.
+  void SaveChanged(KeyStateWriter& w) noexcept override {
+    std::string blob, part;
+    for (const auto& [slot, key] : dirty_) {
+      KeyState* st = states_.Find(slot);
+      blob.clear();
+      if (st != nullptr) {
+        st->dirty = false;
+        if (st->phase != Phase::kOk || !st->windows.empty()) {
+          PutStateHeader(&blob, {static_cast<uint8_t>(st->phase), st->raise_ts, st->count});
+          PutInt64(&blob, st->last_ts);
+          PutFixed32(&blob, static_cast<uint32_t>(st->windows.size()));
+          for (const Window& win : st->windows) {
+            PutInt64(&blob, win.start);
+            PutFixed32(&blob, static_cast<uint32_t>(win.accs.size()));
+            for (const WindowAccumulator& acc : win.accs) {
+              part.clear();
+              acc.Serialize(&part);
+              PutBytes(&blob, part);
+            }
+          }
+        }
+      }
+      w.Put(key, blob);
+    }
+    dirty_.clear();
+  }
+
+  bool RestoreKey(KeyId key, uint32_t slot, std::string_view blob) noexcept override {
+    Decoder in(blob);
+    StateHeader h;
+    int64_t last_ts = 0;
+    uint32_t nwin = 0;
+    if (!GetStateHeader(&in, &h) || h.phase == 1 || !in.GetInt64(&last_ts) || !in.GetFixed32(&nwin)) return false;
+    std::vector<Window> windows;
+    const auto& specs = rule_.accumulators();
+    for (uint32_t i = 0; i < nwin; ++i) {
+      Window win;
+      uint32_t nacc = 0;
+      if (!in.GetInt64(&win.start) || !in.GetFixed32(&nacc) || nacc != specs.size()) return false;
+      if (!windows.empty() && win.start <= windows.back().start) return false;
+      for (uint32_t a = 0; a < nacc; ++a) {
+        std::string_view part;
+        win.accs.emplace_back(specs[a].kinds);
+        if (!in.GetBytes(&part) || !win.accs.back().Deserialize(part)) return false;
+      }
+      windows.push_back(std::move(win));
+    }
+    if (!in.AtEnd()) return false;
+    KeyState& st = states_.Get(slot, key);
+    st.phase = static_cast<Phase>(h.phase);
+    st.count = h.count;
+    st.raise_ts = h.raise_ts;
+    st.last_ts = last_ts;
+    st.windows = std::move(windows);
+    for (const Window& win : st.windows) closing_[win.start + rule_.size_ms()].push_back(slot);
+    if (st.phase == Phase::kFiring) ++firing_restored_;
+    return true;
+  }
+
+  size_t FinishRestore() noexcept override {
+    next_deadline_ = closing_.empty() ? kMaxTime : closing_.begin()->first;
+    return firing_restored_;
+  }
   size_t MemoryBytes() const noexcept override {
     size_t bytes = states_.MemoryBytes();
     for (const auto& st : states_.states()) {
@@ -102,8 +171,15 @@ class WindowRuleShard final : public RuleShard {
     uint32_t count = 0;
     int64_t raise_ts = 0;
     int64_t last_ts = kMinTime;
+    bool dirty = false;           // listed in dirty_
     std::vector<Window> windows;  // open windows, by start
   };
+
+  void MarkDirty(KeyState& st, uint32_t slot) {
+    if (st.dirty) return;
+    st.dirty = true;
+    dirty_.push_back({slot, st.key});
+  }
 
   void AddTo(KeyState& st, uint32_t slot, int64_t start, const Event& e) {
     auto it = st.windows.begin();
@@ -132,6 +208,7 @@ class WindowRuleShard final : public RuleShard {
     auto it = st.windows.begin();
     while (it != st.windows.end() && it->start != start) ++it;
     if (it == st.windows.end()) return;
+    MarkDirty(st, slot);
     const auto& slots = rule_.slots();
     for (size_t i = 0; i < slots.size(); ++i) aggs_[i] = it->accs[slots[i].acc].Value(slots[i].kind);
     st.windows.erase(it);
@@ -166,6 +243,8 @@ class WindowRuleShard final : public RuleShard {
   SlotTable<KeyState> states_;
   std::map<int64_t, std::vector<uint32_t>> closing_;  // window end -> slots of keys with that window open
   std::vector<double> aggs_;
+  std::vector<std::pair<uint32_t, KeyId>> dirty_;  // (slot, key) changed since the last checkpoint
+  size_t firing_restored_ = 0;
 };
 
 }  // namespace

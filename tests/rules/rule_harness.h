@@ -82,6 +82,7 @@ class RuleHarness {
     if (!ok()) return;
     if (!started_) {
       started_ = true;
+      start_ts_ = m.ts;
       for (auto& r : shards_) r->OnStart(m.ts, out_);
     }
     if (!seen_any_ || m.ts > max_ts_) max_ts_ = m.ts;
@@ -174,6 +175,67 @@ class RuleHarness {
     return AlertId(info.name, info.key_tags.data(), values.data(), values.size(), a.raise_ts);
   }
 
+  // A checkpoint store as the engine keeps it: (rule name, key values) ->
+  // state blob, updated incrementally by Checkpoint().
+  using Store = std::map<std::pair<std::string, std::vector<std::string>>, std::string>;
+  struct Saved {
+    Store states;
+    int64_t max_ts = kMinTime, watermark = kMinTime, start_ts = kMinTime;
+  };
+  // Applies every rule shard's changes since the last call to `saved`.
+  void Checkpoint(Saved* saved) {
+    class Writer final : public KeyStateWriter {
+     public:
+      Writer(Saved* s, const std::string& rule, const KeyTable& keys) : s_(s), rule_(rule), keys_(keys) {}
+      void Put(KeyId key, std::string_view blob) override {
+        auto k = std::make_pair(rule_, keys_.Get(key).values);
+        if (blob.empty()) {
+          s_->states.erase(k);
+        } else {
+          s_->states[k] = std::string(blob);
+        }
+      }
+
+     private:
+      Saved* s_;
+      const std::string& rule_;
+      const KeyTable& keys_;
+    };
+    for (uint32_t i = 0; i < shards_.size(); ++i) {
+      Writer w(saved, rules_[i]->info().name, keys_);
+      shards_[i]->SaveChanged(w);
+    }
+    saved->max_ts = max_ts_;
+    saved->watermark = watermark_;
+    saved->start_ts = start_ts_;
+  }
+  // A fresh harness takes over from `saved`. Returns the number of keys
+  // restored with an open alert; fails the test on an unreadable blob.
+  size_t Restore(const Saved& saved) {
+    for (const auto& [k, blob] : saved.states) {
+      uint32_t r = 0;
+      while (r < rules_.size() && rules_[r]->info().name != k.first) ++r;
+      EXPECT_LT(r, rules_.size()) << "no rule " << k.first;
+      if (r == rules_.size()) continue;
+      const RuleInfo& info = rules_[r]->info();
+      std::vector<uint32_t> ids;
+      for (const auto& v : k.second) ids.push_back(tags_.Intern(v));
+      const KeyId key = keys_.Intern(info.keylist, ids.data(), ids.size(), tags_);
+      EXPECT_TRUE(shards_[r]->RestoreKey(key, keys_.Get(key).slot, blob)) << "rule " << k.first;
+    }
+    size_t firing = 0;
+    for (auto& s : shards_) firing += s->FinishRestore();
+    max_ts_ = saved.max_ts;
+    watermark_ = saved.watermark;
+    start_ts_ = saved.start_ts;
+    seen_any_ = saved.max_ts != kMinTime;
+    if (saved.start_ts != kMinTime) {
+      started_ = true;
+      for (auto& r : shards_) r->OnStart(saved.start_ts, out_);
+    }
+    return firing;
+  }
+
  private:
   void AdvanceTo(int64_t wm) {
     if (wm <= watermark_) return;
@@ -195,6 +257,7 @@ class RuleHarness {
   int64_t lateness_ = 0;
   int64_t watermark_ = kMinTime;
   int64_t max_ts_ = kMinTime;
+  int64_t start_ts_ = kMinTime;
   bool seen_any_ = false;
   bool started_ = false;
 };

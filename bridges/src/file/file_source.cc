@@ -1,6 +1,8 @@
 // FileSource implementation: per-file cursors and an event-time merge.
 #include "vigil/bridges/file_source.h"
 
+#include <charconv>
+
 #include "file/line_reader.h"
 #include "vigil/engine/csv_decoder.h"
 #include "vigil/engine/json_parser.h"
@@ -27,6 +29,8 @@ struct FileSource::Cursor {
   ParsedMessage head;
   bool has_head = false;
   bool done = false;
+  uint64_t head_offset = 0;  // where the head's line starts (its position while not handed over)
+  uint64_t head_line = 0;
 };
 
 FileSource::FileSource(FileSourceOptions options) : options_(std::move(options)) {}
@@ -59,6 +63,8 @@ bool FileSource::Advance(Cursor& c, MessageHandler& handler, bool* rejected) {
   std::string_view line;
   size_t capacity = 0;
   while (!c.has_head && !c.done) {
+    const uint64_t line_start = c.reader->offset();
+    const uint64_t line_before = c.reader->line_number();
     LineReader::Next next = c.reader->NextLine(&line, &capacity, !options_.follow);
     if (next == LineReader::Next::kEndOfData) {
       if (!options_.follow) c.done = true;
@@ -92,6 +98,8 @@ bool FileSource::Advance(Cursor& c, MessageHandler& handler, bool* rejected) {
       continue;
     }
     c.has_head = true;
+    c.head_offset = line_start;
+    c.head_line = line_before;
   }
   return c.has_head;
 }
@@ -139,6 +147,60 @@ Result<PollState> FileSource::Poll(MessageHandler& handler, size_t max_messages)
   for (auto& c : cursors_) all_done = all_done && c->done && !c->has_head;
   if (all_done) return PollState::kFinished;
   return handled > 0 ? PollState::kActive : PollState::kIdle;
+}
+
+std::string FileSource::Position() const {
+  std::string out = "file1 ";
+  for (const auto& c : cursors_) {
+    const uint64_t offset = c->has_head ? c->head_offset : c->reader->offset();
+    const uint64_t line = c->has_head ? c->head_line : c->reader->line_number();
+    out += std::to_string(offset) + ":" + std::to_string(line) + ";";
+  }
+  return out;
+}
+
+Status FileSource::Resume(std::string_view position) {
+  if (position.substr(0, 6) != "file1 ") return Status::InvalidArgument("not a file source position");
+  std::string_view rest = position.substr(6);
+  std::vector<std::pair<uint64_t, uint64_t>> at;
+  while (!rest.empty()) {
+    const size_t colon = rest.find(':');
+    const size_t semi = rest.find(';');
+    if (colon == std::string_view::npos || semi == std::string_view::npos || colon > semi) {
+      return Status::InvalidArgument("unreadable file source position");
+    }
+    uint64_t offset = 0, line = 0;
+    const std::string_view a = rest.substr(0, colon), b = rest.substr(colon + 1, semi - colon - 1);
+    if (std::from_chars(a.data(), a.data() + a.size(), offset).ptr != a.data() + a.size() ||
+        std::from_chars(b.data(), b.data() + b.size(), line).ptr != b.data() + b.size()) {
+      return Status::InvalidArgument("unreadable file source position");
+    }
+    at.emplace_back(offset, line);
+    rest.remove_prefix(semi + 1);
+  }
+  if (at.size() != cursors_.size()) {
+    return Status::InvalidArgument("the checkpoint has " + std::to_string(at.size()) + " file(s), the source now " +
+                                   std::to_string(cursors_.size()));
+  }
+  for (size_t i = 0; i < cursors_.size(); ++i) {
+    Cursor& c = *cursors_[i];
+    if (at[i].first == 0) continue;
+    if (c.csv) {  // the header row comes first
+      std::string_view line;
+      size_t capacity = 0;
+      while (!c.csv->has_header()) {
+        if (c.reader->NextLine(&line, &capacity, true) != LineReader::Next::kLine) {
+          return Status::IoError("'" + c.reader->path() + "': cannot read its header row again");
+        }
+        if (Blank(line)) continue;
+        Status st = c.csv->SetHeader(line);
+        if (!st.ok()) return st;
+      }
+    }
+    Status st = c.reader->Seek(at[i].first, at[i].second);
+    if (!st.ok()) return st;
+  }
+  return Status::Ok();
 }
 
 }  // namespace vigil::bridges

@@ -43,6 +43,23 @@ uint64_t LineReader::file_size() const {
   return static_cast<uint64_t>(st.st_size);
 }
 
+Status LineReader::Seek(uint64_t offset, uint64_t line_number) {
+  if (is_stdin_) return Status::Unsupported("standard input cannot resume from a position");
+  const uint64_t size = file_size();
+  if (offset > size) {
+    return Status::IoError("'" + path_ + "' has " + std::to_string(size) + " bytes, less than its checkpointed position " +
+                           std::to_string(offset) + " (truncated or replaced?)");
+  }
+  if (::lseek(fd_, static_cast<off_t>(offset), SEEK_SET) < 0) {
+    return Status::IoError("seek in '" + path_ + "': " + std::strerror(errno));
+  }
+  begin_ = end_ = 0;
+  skipping_ = false;
+  consumed_ = offset;
+  line_number_ = line_number;
+  return Status::Ok();
+}
+
 bool LineReader::Fill() {
   if (begin_ > 0) {  // move the partial line to the front
     std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);

@@ -37,6 +37,9 @@ class LineReader {
   uint64_t line_number() const { return line_number_; }   // of the line last returned
   uint64_t offset() const { return consumed_; }           // byte offset after the last returned line
   uint64_t file_size() const;
+  // Continues at byte `offset` (the start of a line), counting lines from
+  // `line_number` (the line before it). Not for stdin.
+  Status Seek(uint64_t offset, uint64_t line_number);
 
  private:
   bool Fill();  // reads more; false when nothing could be read

@@ -2,6 +2,7 @@
 #include "vigil/bridges/basic_sinks.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -64,9 +65,36 @@ Status StreamSink::Flush() {
   return Status::Ok();
 }
 
+// Appends. A last line without its newline is the torn write of a crash:
+// an alert that no checkpoint covered, which the restarted engine emits
+// again, so it is cut off rather than glued to the next alert.
 Result<std::unique_ptr<FileSink>> FileSink::Open(const std::string& path, bool fsync) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IoError("cannot open alert file '" + path + "': " + std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    off_t end = st.st_size;
+    char buf[4096];
+    off_t keep = -1;
+    while (end > 0 && keep < 0) {
+      const off_t start = end > static_cast<off_t>(sizeof buf) ? end - static_cast<off_t>(sizeof buf) : 0;
+      const ssize_t n = ::pread(fd, buf, static_cast<size_t>(end - start), start);
+      if (n <= 0) break;
+      for (ssize_t i = n - 1; i >= 0; --i) {
+        if (buf[i] == '\n') {
+          keep = start + i + 1;
+          break;
+        }
+      }
+      end = start;
+    }
+    if (keep < 0) keep = 0;
+    if (keep < st.st_size && ::ftruncate(fd, keep) != 0) {
+      const std::string err = std::strerror(errno);
+      ::close(fd);
+      return Status::IoError("cannot cut the torn last line of alert file '" + path + "': " + err);
+    }
+  }
   return std::unique_ptr<FileSink>(new FileSink(path, fd, fsync));
 }
 
@@ -86,6 +114,20 @@ Status FileSink::Write(const AlertView& a) {
 }
 
 Status FileSink::Flush() {
+  Status st = WriteBuffer();
+  if (!st.ok()) return st;
+  if (fsync_ && ::fdatasync(fd_) != 0) return Status::IoError("fsync '" + path_ + "': " + std::strerror(errno));
+  return Status::Ok();
+}
+
+Status FileSink::Sync() {
+  Status st = WriteBuffer();
+  if (!st.ok()) return st;
+  if (::fdatasync(fd_) != 0) return Status::IoError("fsync '" + path_ + "': " + std::strerror(errno));
+  return Status::Ok();
+}
+
+Status FileSink::WriteBuffer() {
   size_t off = 0;
   while (off < buffer_.size()) {
     ssize_t n = ::write(fd_, buffer_.data() + off, buffer_.size() - off);
@@ -98,7 +140,6 @@ Status FileSink::Flush() {
     off += static_cast<size_t>(n);
   }
   buffer_.clear();
-  if (fsync_ && ::fdatasync(fd_) != 0) return Status::IoError("fsync '" + path_ + "': " + std::strerror(errno));
   return Status::Ok();
 }
 

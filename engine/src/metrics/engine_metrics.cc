@@ -13,6 +13,7 @@
 
 #include "metrics/process_metrics.h"
 #include "vigil/engine/alert_dispatcher.h"
+#include "state/checkpointer.h"
 #include "vigil/engine/engine.h"
 
 namespace vigil {
@@ -144,7 +145,7 @@ std::string Engine::MetricsText() const {
     AddValue(&alerts, {{"rule", info.name}, {"severity", info.severity}, {"state", "cleared"}},
              static_cast<double>(cleared));
     AddValue(&active, {{"rule", info.name}, {"severity", info.severity}},
-             static_cast<double>(raised >= cleared ? raised - cleared : 0));
+             live_dispatcher_ != nullptr ? static_cast<double>(live_dispatcher_->active(r)) : 0);
   }
   for (size_t i = 0; i < sinks_.size(); ++i) {
     AddValue(&sink_errors, {{"sink", sinks_[i]->name()}},
@@ -153,8 +154,46 @@ std::string Engine::MetricsText() const {
   for (auto* f : {&events, &queue, &keys, &evaluations, &alerts, &active, &sink_errors, &latency, &lag}) {
     families.push_back(std::move(*f));
   }
+  AddCheckpointMetrics(&families);
   for (auto& f : ProcessMetrics(start_time_seconds_)) families.push_back(std::move(f));
   return prometheus::TextSerializer().Serialize(families);
+}
+
+// Checkpoint metrics (engine.state_dir): present, at zero, without a store.
+void Engine::AddCheckpointMetrics(std::vector<prometheus::MetricFamily>* families) const {
+  MetricFamily duration = Family("vigil_checkpoint_duration_seconds",
+                                 "Time from a checkpoint's barrier to its state being durable in RocksDB.",
+                                 MetricType::Histogram);
+  MetricFamily last = Family("vigil_checkpoint_last_success_timestamp_seconds",
+                             "Wall-clock time of the last durable checkpoint (0: none yet).", MetricType::Gauge);
+  MetricFamily total = Family("vigil_checkpoints_total", "Checkpoints written (ok) or failed and retried (failed).",
+                              MetricType::Counter);
+  MetricFamily bytes = Family("vigil_checkpoint_last_bytes", "Bytes written by the last durable checkpoint.",
+                              MetricType::Gauge);
+  const Checkpointer* c = live_checkpointer_;
+  ClientMetric m;
+  Checkpointer::Durations d;
+  if (c != nullptr) d = c->durations();
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b < d.bounds.size(); ++b) {
+    cumulative += d.buckets[b];
+    ClientMetric::Bucket bucket;
+    bucket.upper_bound = d.bounds[b];
+    bucket.cumulative_count = cumulative;
+    m.histogram.bucket.push_back(bucket);
+  }
+  ClientMetric::Bucket inf;
+  inf.upper_bound = std::numeric_limits<double>::infinity();
+  inf.cumulative_count = d.count;
+  m.histogram.bucket.push_back(inf);
+  m.histogram.sample_count = d.count;
+  m.histogram.sample_sum = d.sum;
+  duration.metric.push_back(std::move(m));
+  AddValue(&last, {}, c != nullptr ? c->last_success_seconds() : 0);
+  AddValue(&total, {{"result", "ok"}}, c != nullptr ? static_cast<double>(c->succeeded()) : 0);
+  AddValue(&total, {{"result", "failed"}}, c != nullptr ? static_cast<double>(c->failed()) : 0);
+  AddValue(&bytes, {}, c != nullptr ? static_cast<double>(c->last_bytes()) : 0);
+  for (auto* f : {&duration, &last, &total, &bytes}) families->push_back(std::move(*f));
 }
 
 std::string Engine::RuleCountersJson() const {
@@ -164,11 +203,12 @@ std::string Engine::RuleCountersJson() const {
     const uint64_t evals = live_pipeline_ != nullptr ? live_pipeline_->RuleEvaluations(r) : 0;
     const uint64_t raised = live_dispatcher_ != nullptr ? live_dispatcher_->raised(r) : 0;
     const uint64_t cleared = live_dispatcher_ != nullptr ? live_dispatcher_->cleared(r) : 0;
+    const uint64_t open = live_dispatcher_ != nullptr ? live_dispatcher_->active(r) : 0;
     if (r) j += ",";
     AppendJsonString(&j, rules_[r]->info().name);
     j += ":{\"evaluations\":" + std::to_string(evals) + ",\"raised\":" + std::to_string(raised) +
          ",\"cleared\":" + std::to_string(cleared) +
-         ",\"active\":" + std::to_string(raised >= cleared ? raised - cleared : 0) + "}";
+         ",\"active\":" + std::to_string(open) + "}";
   }
   return j + "}";
 }

@@ -36,6 +36,7 @@ struct EventBatch {
     start_ts = kMinTime;
     end_of_input = false;
     last = false;
+    checkpoint = 0;
   }
   Event Get(uint32_t i) const {
     Event e;
@@ -57,6 +58,7 @@ struct EventBatch {
   int64_t start_ts = kMinTime;
   bool end_of_input = false;
   bool last = false;  // the shard stops after this batch
+  uint64_t checkpoint = 0;  // != 0: a checkpoint barrier after this batch
   std::vector<int64_t> ts, watermark, ingest_ns;
   std::vector<uint32_t> source;
   std::vector<double> fields;

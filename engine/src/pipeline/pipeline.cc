@@ -18,6 +18,25 @@ int64_t SteadyNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
+
+// A checkpoint barrier travels through a shard's alert ring as an alert of
+// this rule index (ts = checkpoint id), behind the alerts emitted before it.
+constexpr uint32_t kBarrierRule = UINT32_MAX;
+
+// Packs what a rule shard's SaveChanged hands over into a StateDelta.
+class DeltaWriter final : public KeyStateWriter {
+ public:
+  DeltaWriter(StateDelta* delta, uint32_t rule) : delta_(delta), rule_(rule) {}
+  void Put(KeyId key, std::string_view state) override {
+    delta_->entries.push_back({rule_, key, static_cast<uint32_t>(delta_->bytes.size()),
+                               static_cast<uint32_t>(state.size())});
+    delta_->bytes.append(state.data(), state.size());
+  }
+
+ private:
+  StateDelta* delta_;
+  uint32_t rule_;
+};
 }  // namespace
 
 // Pushes a shard's alerts into its alert ring (blocking when full).
@@ -44,6 +63,7 @@ class Pipeline::Shard {
         alerts_(opt.alert_ring),
         output_(&alerts_) {
     key_ttl_ms_ = opt.key_ttl_ms;
+    checkpoints_ = opt.checkpoints;
     for (uint32_t i = 0; i < opt.ring_batches + 2; ++i) {
       batches_.push_back(std::make_unique<EventBatch>(opt.batch_size, schema.field_count(), schema.tag_count(),
                                                       schema.keylist_count()));
@@ -58,10 +78,18 @@ class Pipeline::Shard {
       Process(*batch);
       const bool end = batch->end_of_input;
       const bool last = batch->last;
+      const uint64_t checkpoint = batch->checkpoint;
       if (end) {
         for (auto& r : rules_) r->OnEndOfInput(output_);
       }
       free_.Push(batch);
+      if (checkpoint != 0 && checkpoints_ != nullptr) {
+        checkpoints_->OnShardState(checkpoint, index_, TakeDelta());
+        AlertRecord marker;
+        marker.rule = kBarrierRule;
+        marker.ts = static_cast<int64_t>(checkpoint);
+        alerts_.Push(marker);
+      }
       if (last || end) break;
     }
     done_ = true;
@@ -94,6 +122,16 @@ class Pipeline::Shard {
     uint64_t keys = 0;
     for (auto& r : rules_) keys += r->KeyCount();
     keys_published_.Set(keys);
+  }
+
+  // The state changes of every rule since the previous call.
+  StateDelta TakeDelta() {
+    StateDelta d;
+    for (uint32_t r = 0; r < rules_.size(); ++r) {
+      DeltaWriter w(&d, r);
+      rules_[r]->SaveChanged(w);
+    }
+    return d;
   }
 
   // Brings the state blocks of the event's keys owned here towards the cache.
@@ -147,6 +185,7 @@ class Pipeline::Shard {
   uint64_t evicted_ = 0;
   int64_t key_ttl_ms_ = 0;
   int64_t next_evict_ = kMinTime;
+  CheckpointListener* checkpoints_ = nullptr;
   bool started_ = false;
   std::atomic<bool> done_{false};
   LatencyHistogram latency_;
@@ -164,7 +203,8 @@ Pipeline::~Pipeline() {
   if (started_ && !finished_) Finish(kMinTime, false);
 }
 
-Status Pipeline::Start() {
+Status Pipeline::Create() {
+  if (created_) return Status::Ok();
   if (keys_->shards() != options_.shards) {
     return Status::InvalidArgument("key table built for " + std::to_string(keys_->shards()) + " shards, pipeline has " +
                                    std::to_string(options_.shards));
@@ -181,6 +221,32 @@ Status Pipeline::Start() {
     shard->RecomputeDeadline();
     shards_.push_back(std::move(shard));
   }
+  created_ = true;
+  return Status::Ok();
+}
+
+bool Pipeline::RestoreKey(uint32_t rule, KeyId key, std::string_view blob) {
+  if (!created_ || started_ || rule >= rules_.size() || key == kNoKey) return false;
+  const KeyInfo& info = keys_->Get(key);
+  if (info.shard >= shards_.size()) return false;
+  return shards_[info.shard]->rules_[rule]->RestoreKey(key, info.slot, blob);
+}
+
+std::vector<size_t> Pipeline::FinishRestore(int64_t start_ts, int64_t watermark) {
+  std::vector<size_t> firing(rules_.size(), 0);
+  if (!created_ || started_) return firing;
+  start_ts_ = start_ts;
+  for (auto& s : shards_) {
+    for (uint32_t r = 0; r < s->rules_.size(); ++r) firing[r] += s->rules_[r]->FinishRestore();
+    s->watermark_ = watermark;
+    s->RecomputeDeadline();
+  }
+  return firing;
+}
+
+Status Pipeline::Start() {
+  Status created = Create();
+  if (!created.ok()) return created;
   current_.assign(options_.shards, nullptr);
   sent_watermark_.assign(options_.shards, kMinTime);
   for (auto& s : shards_) {
@@ -271,6 +337,29 @@ void Pipeline::Flush(int64_t watermark) noexcept {
   }
 }
 
+void Pipeline::Barrier(uint64_t id, int64_t watermark) noexcept {
+  for (uint32_t s = 0; s < options_.shards; ++s) {
+    EventBatch* b = Acquire(s);
+    b->checkpoint = id;
+    Send(s, std::max(watermark, sent_watermark_[s]), false);
+  }
+}
+
+StateDelta Pipeline::CollectFinal() {
+  StateDelta all;
+  if (!finished_) return all;
+  for (auto& s : shards_) {
+    StateDelta d = s->TakeDelta();
+    const uint32_t base = static_cast<uint32_t>(all.bytes.size());
+    for (StateDelta::Entry e : d.entries) {
+      e.offset += base;
+      all.entries.push_back(e);
+    }
+    all.bytes += d.bytes;
+  }
+  return all;
+}
+
 void Pipeline::Finish(int64_t watermark, bool end_of_input) {
   if (!started_ || finished_) return;
   for (uint32_t s = 0; s < options_.shards; ++s) {
@@ -290,13 +379,26 @@ void Pipeline::Finish(int64_t watermark, bool end_of_input) {
 
 void Pipeline::AlertLoop() {
   AlertRecord a;
+  uint32_t barriers_seen = 0;
+  // A barrier marker: once every shard's arrived, every alert emitted before
+  // the checkpoint was consumed; sync the sinks and tell the listener.
+  auto on_alert = [&](const AlertRecord& r) {
+    if (r.rule != kBarrierRule) {
+      consumer_->Consume(r);
+      return;
+    }
+    if (++barriers_seen < shards_.size()) return;
+    barriers_seen = 0;
+    const bool synced = consumer_->Sync();
+    if (options_.checkpoints != nullptr) options_.checkpoints->OnAlertsSynced(static_cast<uint64_t>(r.ts), synced);
+  };
   while (true) {
     bool any = false;
     for (auto& s : shards_) {
       while (s->alerts_.TryPop(&a)) {
         any = true;
         if (a.ingest_ns != 0) alert_latency_.Record(static_cast<uint64_t>(SteadyNowNs() - a.ingest_ns));
-        consumer_->Consume(a);
+        on_alert(a);
       }
     }
     if (any) continue;
@@ -306,7 +408,7 @@ void Pipeline::AlertLoop() {
       for (auto& s : shards_) {
         while (s->alerts_.TryPop(&a)) {
           more = true;
-          consumer_->Consume(a);
+          on_alert(a);
         }
       }
       if (!more) break;

@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "aggregate/agg_math.h"
-#include "aggregate/codec.h"
+#include "vigil/engine/codec.h"
 
 namespace vigil::rules {
 

@@ -21,7 +21,7 @@
 #include <cstring>
 #include <limits>
 
-#include "aggregate/codec.h"
+#include "vigil/engine/codec.h"
 
 namespace vigil::rules {
 namespace {

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "aggregate/codec.h"
+#include "vigil/engine/codec.h"
 
 namespace vigil::rules {
 namespace {

@@ -41,9 +41,12 @@ class FileSink final : public Sink {
   const std::string& name() const override { return name_; }
   Status Write(const AlertView& alert) override;
   Status Flush() override;
+  // Writes what is buffered and fsyncs (before every checkpoint).
+  Status Sync() override;
 
  private:
   FileSink(std::string path, int fd, bool fsync);
+  Status WriteBuffer();
   std::string name_;
   std::string path_;
   int fd_;

@@ -36,6 +36,10 @@ class FileSource final : public Source {
   Status Open(const Schema& schema, TagInterner* tags) override;
   Result<PollState> Poll(MessageHandler& handler, size_t max_messages) override;
   int64_t allowed_lateness_ms() const override { return options_.allowed_lateness_ms; }
+  // "file1 OFFSET:LINE;..." per file, in order: the byte offset and line
+  // number after the last line handed over (or skipped as rejected).
+  std::string Position() const override;
+  Status Resume(std::string_view position) override;
 
   // Progress, for a progress bar: bytes consumed and total size of the files.
   uint64_t bytes_read() const { return bytes_read_.load(std::memory_order_relaxed); }

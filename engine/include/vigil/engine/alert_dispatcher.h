@@ -29,6 +29,16 @@ class AlertDispatcher final : public AlertConsumer {
 
   void Consume(const AlertRecord& alert) override;
   void Idle() override;
+  bool Sync() override;
+  // Before the pipeline starts: per rule, the open alerts restored from a
+  // checkpoint (they count as active; their clears will come).
+  void RestoreActive(const std::vector<size_t>& firing);
+  // Open alerts of `rule`: restored + raised - cleared.
+  uint64_t active(uint32_t rule) const {
+    const uint64_t up = (rule < restored_active_.size() ? restored_active_[rule] : 0) + raised(rule);
+    const uint64_t down = cleared(rule);
+    return up > down ? up - down : 0;
+  }
 
   uint64_t alerts() const { return alerts_.load(std::memory_order_relaxed); }
   uint64_t sink_errors() const { return sink_errors_.load(std::memory_order_relaxed); }
@@ -55,6 +65,7 @@ class AlertDispatcher final : public AlertConsumer {
   std::atomic<uint64_t> alerts_{0};
   std::atomic<uint64_t> sink_errors_{0};
   std::vector<RelaxedCounter> raised_, cleared_, sink_errors_by_;
+  std::vector<uint64_t> restored_active_;
   std::function<void(const AlertView&)> observer_;
   std::string json_, message_, id_;
 };

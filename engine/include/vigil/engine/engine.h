@@ -32,10 +32,17 @@
 #include "vigil/engine/schema.h"
 #include "vigil/engine/sink.h"
 #include "vigil/engine/source.h"
+#include "vigil/engine/state_store.h"
 #include "vigil/engine/status.h"
 #include "vigil/engine/tag_interner.h"
 
+namespace prometheus {
+struct MetricFamily;
+}
+
 namespace vigil {
+
+class Checkpointer;
 
 // Receives rejected messages with their reason (the dead-letter sink).
 class DeadLetterWriter {
@@ -51,6 +58,11 @@ struct EngineOptions {
   // Close open windows when every source finished (replay, file follow: false).
   bool close_windows_at_end = true;
   int64_t key_ttl_ms = 24 * 3600 * 1000;  // engine.key_ttl
+  // Durable state (engine.state_dir), opened by the caller; null: none
+  // (replay). The engine restores from it before starting and checkpoints
+  // into it every `checkpoint_interval_ms` and when it stops.
+  StateStore* state = nullptr;
+  int64_t checkpoint_interval_ms = 1000;
   std::string version = "0.0.0";          // for vigil_build_info
   std::string commit = "unknown";
 };
@@ -64,6 +76,8 @@ struct EngineStats {
   uint64_t evicted_keys = 0;
   uint64_t keys = 0;
   uint64_t state_bytes = 0;
+  uint64_t restored_keys = 0;          // key states restored from the state dir
+  uint64_t checkpoints = 0;            // durable checkpoints written
   double seconds = 0;
   std::vector<ShardStats> shards;
   uint64_t event_latency_p50_ns = 0, event_latency_p99_ns = 0, event_latency_max_ns = 0;
@@ -103,6 +117,10 @@ class Engine {
  private:
   class Router;
   void LogRejections(bool final);
+  Status RestoreState(Pipeline* pipeline, KeyTable* keys, Router* router, AlertDispatcher* dispatcher);
+  StoredProgress Progress(const Router& router, uint64_t id) const;
+  std::vector<StoredSource> Positions(const Router& router) const;
+  void AddCheckpointMetrics(std::vector<prometheus::MetricFamily>* families) const;
   Schema schema_;
   std::unique_ptr<TagInterner> tags_;
   std::vector<std::shared_ptr<const Rule>> rules_;
@@ -130,6 +148,7 @@ class Engine {
   mutable std::mutex live_mu_;            // guards the two pointers below
   const Pipeline* live_pipeline_ = nullptr;
   const AlertDispatcher* live_dispatcher_ = nullptr;
+  const Checkpointer* live_checkpointer_ = nullptr;
 };
 
 }  // namespace vigil

@@ -16,6 +16,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -39,6 +41,36 @@ class AlertConsumer {
   virtual void Consume(const AlertRecord& alert) = 0;
   // Called when the alert thread found its rings empty (a good time to flush).
   virtual void Idle() {}
+  // A checkpoint needs every alert consumed so far to be durable in the
+  // sinks (file sinks fsync, outboxes persist). Returns false on failure.
+  virtual bool Sync() { return true; }
+};
+
+// The state changes one shard hands to a checkpoint: (rule, key, blob)
+// entries whose blobs are packed in one buffer; an empty blob erases the
+// key's stored state. See RuleShard::SaveChanged.
+struct StateDelta {
+  struct Entry {
+    uint32_t rule;
+    KeyId key;
+    uint32_t offset;
+    uint32_t size;
+  };
+  std::vector<Entry> entries;
+  std::string bytes;
+  std::string_view blob(const Entry& e) const { return {bytes.data() + e.offset, e.size}; }
+};
+
+// Receives the pieces of a checkpoint as the pipeline reaches its barrier
+// (see Pipeline::Barrier). Called from shard threads and the alert thread.
+class CheckpointListener {
+ public:
+  virtual ~CheckpointListener() = default;
+  // Shard `shard` processed everything routed before the barrier of `id`.
+  virtual void OnShardState(uint64_t id, uint32_t shard, StateDelta delta) = 0;
+  // Every alert emitted before the barrier of `id`, on every shard, reached
+  // the AlertConsumer, which synced (`synced` false: it could not).
+  virtual void OnAlertsSynced(uint64_t id, bool synced) = 0;
 };
 
 struct PipelineOptions {
@@ -47,6 +79,7 @@ struct PipelineOptions {
   uint32_t ring_batches = 16;    // batches in flight per shard (bounds queueing latency)
   uint32_t alert_ring = 4096;   // alerts in flight per shard
   int64_t key_ttl_ms = 24 * 3600 * 1000;  // engine.key_ttl; <= 0 disables eviction
+  CheckpointListener* checkpoints = nullptr;  // receives barrier state (Barrier())
 };
 
 struct ShardStats {
@@ -66,6 +99,17 @@ class Pipeline {
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
 
+  // Creates the shards and their rule states (Start() does it when not
+  // done), so that checkpointed state can be restored into them first.
+  Status Create();
+  // Before Start(): the checkpointed state `blob` of rule `rule` for `key`
+  // (interned in the key table). False when the rule cannot read it.
+  bool RestoreKey(uint32_t rule, KeyId key, std::string_view blob);
+  // Before Start(), after the last RestoreKey: the restored input had
+  // started at `start_ts` and reached `watermark`. Rebuilds every rule's
+  // timers; returns, per rule, the keys restored with an open alert.
+  std::vector<size_t> FinishRestore(int64_t start_ts, int64_t watermark);
+
   Status Start();
 
   // Router thread. `m.ts` must be set (event time or ingest time).
@@ -74,10 +118,16 @@ class Pipeline {
   void SetStart(int64_t ts) noexcept { start_ts_ = ts; }
   // Hands every partial batch to its shard, with the watermark `watermark`.
   void Flush(int64_t watermark) noexcept;
+  // Router thread: like Flush, then a barrier for checkpoint `id` on every
+  // shard; the CheckpointListener receives each shard's state changes up to
+  // it, then the news that every alert emitted before it was synced.
+  void Barrier(uint64_t id, int64_t watermark) noexcept;
   // Hands over what is pending with the final `watermark`, tells every shard
   // to stop (closing open windows first when `end_of_input`), waits for every
   // alert to reach the consumer, joins all threads.
   void Finish(int64_t watermark, bool end_of_input);
+  // After Finish(): every shard's state changes since its last barrier.
+  StateDelta CollectFinal();
 
   uint32_t shards() const { return options_.shards; }
 
@@ -119,6 +169,7 @@ class Pipeline {
   int64_t start_ts_ = kMinTime;
   std::thread alert_thread_;
   std::atomic<uint32_t> shards_done_{0};
+  bool created_ = false;
   LatencyHistogram event_latency_;
   LatencyHistogram alert_latency_;
   bool started_ = false;

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vigil/engine/alert.h"
@@ -47,6 +48,16 @@ struct ShardContext {
   KeyStateArena* arena = nullptr;
 };
 
+// Receives the state of keys when a checkpoint is taken (shard thread).
+// `state` is an opaque blob the rule kind reads back in RestoreKey; empty
+// means the key has nothing worth keeping (any stored state is erased).
+// Every non-empty blob starts with the common header of state_header.h.
+class KeyStateWriter {
+ public:
+  virtual ~KeyStateWriter() = default;
+  virtual void Put(KeyId key, std::string_view state) = 0;
+};
+
 class RuleShard {
  public:
   virtual ~RuleShard() = default;
@@ -63,6 +74,18 @@ class RuleShard {
   // needs. Returns the number of keys evicted.
   virtual size_t EvictIdle(int64_t cutoff) noexcept { return 0; }
   virtual size_t KeyCount() const noexcept = 0;
+
+  // Durability (DESIGN.md "Durability and delivery"). SaveChanged hands `w`
+  // the state of every key whose state changed since the previous call
+  // (incremental checkpoints); shard thread, between events.
+  virtual void SaveChanged(KeyStateWriter& w) noexcept {}
+  // Recovery, before the pipeline starts: the state SaveChanged wrote for
+  // `key`, which has slot `slot` on this shard now. False when the blob
+  // cannot be read (the key then starts fresh).
+  virtual bool RestoreKey(KeyId key, uint32_t slot, std::string_view state) noexcept { return false; }
+  // After the last RestoreKey: rebuilds timers (deadlines, window ends) and
+  // next_deadline(). Returns the number of keys with an open alert.
+  virtual size_t FinishRestore() noexcept { return 0; }
   // Bytes of state held outside the shard's KeyStateArena.
   virtual size_t MemoryBytes() const noexcept = 0;
 

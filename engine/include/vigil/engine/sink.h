@@ -28,6 +28,10 @@ class Sink {
   virtual Status Write(const AlertView& alert) = 0;
   // Pushes buffered alerts out (called when the pipeline is idle and at exit).
   virtual Status Flush() = 0;
+  // Makes every alert written so far durable (a file sink fsyncs; a sink
+  // with an outbox persists it): called before each checkpoint is written,
+  // which must not cover an alert a crash could still lose.
+  virtual Status Sync() { return Flush(); }
 };
 
 }  // namespace vigil

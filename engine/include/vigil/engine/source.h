@@ -42,6 +42,18 @@ class Source {
   // A live source's watermark also follows the wall clock (DESIGN.md).
   virtual bool live() const { return false; }
   virtual int64_t allowed_lateness_ms() const { return 0; }
+
+  // Checkpoints (DESIGN.md "Durability and delivery"). Position(): where
+  // the source stands, as an opaque string: every message it handed to the
+  // handler is before it, none after. Router thread, between Polls. Empty
+  // when the source cannot resume (it then starts as new after a restart).
+  virtual std::string Position() const { return {}; }
+  // After Open, before the first Poll: continue from a Position() of an
+  // earlier run. An error stops the engine (exit 1) with its message.
+  virtual Status Resume(std::string_view position) { return Status::Ok(); }
+  // The checkpoint holding Position() `position` is durable (a Kafka source
+  // commits its offsets here). Router thread.
+  virtual void OnCheckpointDurable(std::string_view position) {}
 };
 
 }  // namespace vigil

@@ -1,5 +1,5 @@
-// Fixed-width little-endian encoding for the serialized state of aggregates
-// (SlidingSeries, WindowAccumulator, Ewma), in the spirit of LevelDB's
+// Fixed-width little-endian encoding for checkpointed state (rule states,
+// aggregates, source positions), in the spirit of LevelDB's
 // util/coding.h: PutX appends to a std::string, Decoder reads from a
 // string_view and remembers the first failure. Byte order is fixed, so state
 // written on one host reads on any other. Thread-safety: plain values.
@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace vigil::rules {
+namespace vigil {
 
 inline void PutFixed8(std::string* out, uint8_t v) { out->push_back(static_cast<char>(v)); }
 
@@ -28,6 +28,11 @@ inline void PutFixed64(std::string* out, uint64_t v) {
 
 inline void PutInt64(std::string* out, int64_t v) { PutFixed64(out, static_cast<uint64_t>(v)); }
 inline void PutDouble(std::string* out, double v) { PutFixed64(out, std::bit_cast<uint64_t>(v)); }
+// A length-prefixed byte string (32-bit length).
+inline void PutBytes(std::string* out, std::string_view v) {
+  PutFixed32(out, static_cast<uint32_t>(v.size()));
+  out->append(v.data(), v.size());
+}
 
 // Reads values in order from `in`, which must outlive the Decoder. After the
 // first read past the end every Get returns false and ok() stays false.
@@ -70,6 +75,14 @@ class Decoder {
     return true;
   }
 
+  bool GetBytes(std::string_view* v) {
+    uint32_t n = 0;
+    if (!GetFixed32(&n) || !Need(n)) return false;
+    *v = in_.substr(0, n);
+    in_.remove_prefix(n);
+    return true;
+  }
+
   bool ok() const { return ok_; }
   size_t remaining() const { return in_.size(); }
   bool AtEnd() const { return ok_ && in_.empty(); }
@@ -85,4 +98,4 @@ class Decoder {
   bool ok_ = true;
 };
 
-}  // namespace vigil::rules
+}  // namespace vigil

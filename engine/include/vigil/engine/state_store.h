@@ -1,0 +1,130 @@
+// StateStore: vigil's durable state in RocksDB (DESIGN.md "Durability and
+// delivery"): every rule's per-key state, every source's position, the
+// engine's progress (watermark, input start) and the definition of every
+// rule that state belongs to.
+//
+// Layout: the RocksDB database lives in STATE_DIR/db (the state dir also
+// holds the dead-letter file). Keys are prefixed by record type; key
+// states by rule name, then by the key's tag values, never by shard, so a
+// restart with another shard count re-partitions them by key:
+//   "\x01format"                     format version (u32)
+//   "\x02" rule-name                 StoredRule (definition hash, kind, key tags)
+//   "\x03" source-name               StoredSource (clock, position)
+//   "\x04progress"                   StoredProgress
+//   "\x10" bytes(rule) bytes(v)...   a key's state blob (state_header.h first)
+// where bytes(x) is a 32-bit length and x. A checkpoint is one WriteBatch,
+// written with sync.
+//
+// Thread-safety: RocksDB's: reads and Commit may run on different threads;
+// Batch is single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vigil/engine/status.h"
+
+namespace vigil {
+
+struct StoredRule {
+  std::string name;
+  uint64_t definition_hash = 0;
+  std::string kind;
+  std::vector<std::string> key_tags;
+};
+
+struct StoredSource {
+  std::string name;
+  bool started = false;     // the source had delivered a message
+  int64_t max_ts = 0;       // highest event ts it delivered
+  std::string position;     // Source::Position() at the checkpoint
+};
+
+struct StoredProgress {
+  uint64_t checkpoint = 0;  // id of the checkpoint (increasing within a run)
+  int64_t written_ms = 0;   // wall-clock time it was written
+  int64_t watermark = 0;    // engine watermark at the barrier
+  int64_t start_ts = 0;     // event time of the input's first message (kMinTime: none yet)
+  uint32_t shards = 0;      // shard count of the run that wrote it (information)
+};
+
+class StateStore {
+ public:
+  static constexpr uint32_t kFormatVersion = 1;
+
+  // Opens STATE_DIR/db, creating it when missing (unless `read_only`).
+  // Errors name the path: a directory that is not a vigil state dir, a
+  // format this vigil does not know, corruption, a lock held by another
+  // process.
+  static Result<std::unique_ptr<StateStore>> Open(const std::string& state_dir, bool read_only = false);
+  // Deletes the database of STATE_DIR (`--reset-state`); the rest of the
+  // directory (dead letters) stays.
+  static Status Destroy(const std::string& state_dir);
+
+  ~StateStore();
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  Result<std::vector<StoredRule>> Rules() const;
+  Result<std::vector<StoredSource>> Sources() const;
+  Result<std::optional<StoredProgress>> Progress() const;
+  // Calls fn(rule, key values, state blob) for every stored key state, in
+  // key order; fn returns false to stop.
+  using KeyVisitor =
+      std::function<bool(std::string_view rule, const std::vector<std::string>& values, std::string_view blob)>;
+  Status ForEachKey(const KeyVisitor& fn, std::string_view only_rule = {}) const;
+  // Number of key states of `rule`.
+  Result<uint64_t> CountKeys(std::string_view rule) const;
+
+  // Deletes the states of `rule` and its entry (synced).
+  Status DropRule(const std::string& rule);
+  // Records the definitions the stored states belong to (synced).
+  Status PutRules(const std::vector<StoredRule>& rules);
+
+  // The writes of one checkpoint; Commit applies them atomically.
+  class Batch {
+   public:
+    Batch();
+    ~Batch();
+    Batch(Batch&&) noexcept;
+    Batch& operator=(Batch&&) noexcept;
+    // An empty blob erases the key's state.
+    void PutKey(std::string_view rule, const std::vector<std::string>& values, std::string_view blob);
+    void PutSource(const StoredSource& source);
+    void PutProgress(const StoredProgress& progress);
+    // Appends the writes of `other` after this batch's (later ones win).
+    void Append(const Batch& other);
+    void Clear();
+    size_t bytes() const;
+    size_t count() const;
+
+   private:
+    friend class StateStore;
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+  };
+  // Writes `batch` atomically and durably (fsync of the write-ahead log).
+  Status Commit(Batch& batch);
+  // Flushes the memtable to SST files, so the next open has no log to
+  // replay (clean shutdown: restart time).
+  Status Flush();
+
+  // Key encoding, exposed for tests and tools.
+  static std::string StateKey(std::string_view rule, const std::vector<std::string>& values);
+  static bool DecodeStateKey(std::string_view key, std::string* rule, std::vector<std::string>* values);
+
+ private:
+  struct Impl;
+  StateStore(std::string path, std::unique_ptr<Impl> impl);
+  std::string path_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vigil
