@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   vigil::cli::AddReplayCommand(app, &exit_code);
   vigil::cli::AddRunCommand(app, &exit_code);
   vigil::cli::AddSimCommand(app, &exit_code);
+  vigil::cli::AddStateCommand(app, &exit_code);
   vigil::cli::AddVersionCommand(app, &exit_code);
   try {
     app.parse(argc, argv);

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "cli/commands.h"
@@ -59,41 +60,211 @@ struct RunArgs {
   bool reset_state = false;
 };
 
-int RunEngine(const RunArgs& a) {
-  // Signals go to one waiting thread, which asks the engine to stop. Blocked
-  // first, so that every thread started later (RocksDB's included) inherits
-  // the mask and a SIGTERM is never delivered to a thread that would die of it.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGUSR2);  // used to wake the waiter when the engine ends by itself
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  ConfigErrors errors(a.rules);
-  auto cfg = LoadConfig(a.rules, errors, /*check_bridges=*/true);
+// Loads and checks the rules file; errors (all of them) into `errors`.
+std::unique_ptr<LoadedConfig> LoadForRun(const std::string& path, ConfigErrors& errors) {
+  auto cfg = LoadConfig(path, errors, /*check_bridges=*/true);
   if (errors.empty() && cfg->file.sources.empty()) {
     errors.Add(1, 1, "no sources: add one under 'sources:', e.g. - {name: data, file: {path: data.ndjson, follow: true}}");
   }
-  if (!errors.empty()) {
-    for (const auto& e : errors.Formatted()) std::fprintf(stderr, "%s\n", e.c_str());
-    return kExitUsage;
+  return errors.empty() ? std::move(cfg) : nullptr;
+}
+
+// A reload asked by SIGHUP or POST /-/reload: the rules file is read and
+// checked first; a broken file is refused with its errors and the running
+// rules stay. A good one is kept here and the running engine is stopped
+// (final checkpoint); RunEngine then starts the next with the new rules,
+// restoring the state of every rule that did not change.
+class ReloadSlot {
+ public:
+  ReloadSlot(std::string path, Logger* logger) : path_(std::move(path)), logger_(logger) {}
+
+  Status Request(Engine& engine) {
+    ConfigErrors errors(path_);
+    auto cfg = LoadForRun(path_, errors);
+    if (cfg == nullptr) {
+      std::string all;
+      for (const auto& e : errors.Formatted()) all += (all.empty() ? "" : "\n") + e;
+      logger_->Log(LogLevel::kError, "reload refused, the running rules stay: " + std::to_string(errors.size()) +
+                                         " error(s) in " + path_ + ":\n" + all);
+      return Status::InvalidArgument(all);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      next_ = std::move(cfg);
+    }
+    logger_->Log(LogLevel::kInfo, "reload: " + path_ + " is valid; restarting the rules (state of unchanged rules kept)");
+    engine.RequestStop();
+    return Status::Ok();
   }
-  StderrLogger logger;
+  std::unique_ptr<LoadedConfig> Take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::move(next_);
+  }
+
+ private:
+  std::string path_;
+  Logger* logger_;
+  std::mutex mu_;
+  std::unique_ptr<LoadedConfig> next_;
+};
+
+struct RunResult {
+  int exit_code = kExitOk;
+  std::unique_ptr<LoadedConfig> reload;  // set: run again with it
+};
+
+// What lives across reloads: the state store, the dead letters, the alert
+// board, the HTTP port.
+struct RunShared {
+  const RunArgs* args = nullptr;
+  StateStore* store = nullptr;
+  bridges::DeadLetterFile* dead = nullptr;
+  AlertBoard* board = nullptr;
+  Logger* logger = nullptr;
+  ReloadSlot* reload = nullptr;
+  sigset_t signals;
+  int http_port = -1;  // the port bound by the first run, reused after a reload
+};
+
+RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
+  RunResult result;
+  const RunArgs& a = *sh.args;
   auto sources = bridges::BuildSources(cfg->file);
   if (!sources.ok()) {
     std::fprintf(stderr, "vigil run: %s\n", sources.status().message().c_str());
-    return kExitRuntime;
+    result.exit_code = kExitRuntime;
+    return result;
   }
   auto sinks = bridges::BuildSinks(cfg->file, isatty(STDOUT_FILENO) != 0);
   if (!sinks.ok()) {
     std::fprintf(stderr, "vigil run: %s\n", sinks.status().message().c_str());
-    return kExitRuntime;
+    result.exit_code = kExitRuntime;
+    return result;
   }
   if (sinks->empty()) {
     sinks->push_back(std::make_unique<bridges::StreamSink>("stdout", stdout, bridges::StreamSink::Format::kJson, false));
   }
-  // The state dir: RocksDB state (restored now, checkpointed while running)
-  // and, by default, the dead-letter file.
+
+  // The HTTP server (http.listen): /metrics, the API, the live page, ingest.
+  std::string token;
+  if (!cfg->file.http.listen.empty()) {
+    Result<std::string> t = ReadToken(cfg->file);
+    if (!t.ok()) {
+      std::fprintf(stderr, "vigil run: %s\n", t.status().message().c_str());
+      result.exit_code = kExitUsage;
+      return result;
+    }
+    token = std::move(t).value();
+  }
+  bridges::HttpIngestSource* ingest = nullptr;
+  if (!cfg->file.http.listen.empty()) {
+    sinks->push_back(sh.board->MakeSink());
+    for (auto& s : *sources) {
+      if (auto* h = dynamic_cast<bridges::HttpIngestSource*>(s.get())) ingest = h;
+    }
+  }
+
+  EngineOptions eo;
+  eo.shards = a.shards != 0 ? a.shards : cfg->file.engine.shards;
+  eo.key_ttl_ms = cfg->file.engine.key_ttl_ms;
+  eo.state = sh.store;
+  eo.checkpoint_interval_ms = cfg->file.engine.checkpoint_interval_ms;
+  eo.version = VIGIL_VERSION;
+  eo.commit = VIGIL_COMMIT;
+  Engine engine(std::move(cfg->schema), std::move(cfg->tags), cfg->rules, std::move(sources).value(),
+                std::move(sinks).value(), sh.dead, sh.logger, eo);
+
+  HttpServer server(sh.logger);
+  ApiContext api;
+  if (!cfg->file.http.listen.empty()) {
+    api.rules = [&engine] { return engine.rules(); };
+    api.rule_counters = [&engine] { return engine.RuleCountersJson(); };
+    api.board = sh.board;
+    api.ingest = ingest;
+    api.metrics_text = [&engine] { return engine.MetricsText(); };
+    api.ready = [&engine] { return engine.ready(); };
+    ReloadSlot* reload = sh.reload;
+    api.reload = [reload, &engine] { return reload->Request(engine); };
+    RegisterApiRoutes(server, api);
+    HttpServerOptions ho;
+    ho.listen = cfg->file.http.listen;
+    if (sh.http_port > 0) ho.listen = ho.listen.substr(0, ho.listen.rfind(':') + 1) + std::to_string(sh.http_port);
+    ho.token = token;
+    ho.protect_metrics = cfg->file.http.protect_metrics;
+    ho.allow_remote = cfg->file.http.allow_remote;
+    ho.max_body_bytes = cfg->file.http.max_body_bytes;
+    Status st = server.Start(ho);
+    if (!st.ok()) {
+      std::fprintf(stderr, "vigil run: HTTP server on %s: %s\n", ho.listen.c_str(), st.message().c_str());
+      result.exit_code = kExitRuntime;
+      return result;
+    }
+    sh.http_port = server.port();
+    const std::string host = ho.listen.substr(0, ho.listen.rfind(':'));
+    const std::string base = "http://" + host + ":" + std::to_string(server.port());
+    sh.logger->Log(LogLevel::kInfo, "live page " + base + "/  metrics " + base + "/metrics  API " + base +
+                                        "/api/v1/" + (token.empty() ? "" : " (bearer token required)"));
+  }
+  sh.logger->Log(LogLevel::kInfo, "vigil run: " + std::to_string(cfg->rules.size()) + " rules, " +
+                                      std::to_string(engine.shards()) + " shards; Ctrl-C to stop, SIGHUP to reload");
+  const sigset_t set = sh.signals;
+  ReloadSlot* reload = sh.reload;
+  std::thread waiter([&engine, set, reload] {
+    while (true) {
+      int sig = 0;
+      sigwait(&set, &sig);
+      if (sig == SIGUSR2) return;
+      if (sig == SIGHUP) {
+        if (reload->Request(engine).ok()) return;
+        continue;  // broken file: keep running, keep listening
+      }
+      engine.RequestStop();
+      return;
+    }
+  });
+  Status st = engine.Run();
+  // Wake the signal thread if the engine finished on its own.
+  pthread_kill(waiter.native_handle(), SIGUSR2);
+  waiter.join();
+  if (ingest != nullptr) ingest->Close();
+  server.Stop();
+  const EngineStats& s = engine.stats();
+  sh.logger->Log(LogLevel::kInfo, "vigil run: stopped after " + std::to_string(s.messages) + " messages (" +
+                                      std::to_string(s.rejected_total()) + " rejected), " + std::to_string(s.alerts) +
+                                      " alerts");
+  if (!st.ok()) {
+    sh.logger->Log(LogLevel::kError, st.message());
+    result.exit_code = kExitRuntime;
+    return result;
+  }
+  result.reload = reload->Take();
+  return result;
+}
+
+int RunEngine(const RunArgs& a) {
+  // Signals go to one waiting thread, which asks the engine to stop (or
+  // reload). Blocked first, so that every thread started later (RocksDB's
+  // included) inherits the mask and a signal is never delivered to a thread
+  // that would die of it.
+  RunShared sh;
+  sigemptyset(&sh.signals);
+  sigaddset(&sh.signals, SIGINT);
+  sigaddset(&sh.signals, SIGTERM);
+  sigaddset(&sh.signals, SIGHUP);
+  sigaddset(&sh.signals, SIGUSR2);  // used to wake the waiter when the engine ends by itself
+  pthread_sigmask(SIG_BLOCK, &sh.signals, nullptr);
+  // A SIGPIPE (a closed stdout or socket) is an error to report, not a death.
+  signal(SIGPIPE, SIG_IGN);
+
+  ConfigErrors errors(a.rules);
+  auto cfg = LoadForRun(a.rules, errors);
+  if (cfg == nullptr) {
+    for (const auto& e : errors.Formatted()) std::fprintf(stderr, "%s\n", e.c_str());
+    return kExitUsage;
+  }
+  StderrLogger logger;
+  // The state dir (not reloadable): RocksDB state (restored at start,
+  // checkpointed while running) and, by default, the dead-letter file.
   const std::string state_dir = bridges::ResolvePath(cfg->file.directory, cfg->file.engine.state_dir);
   {
     std::error_code ec;
@@ -112,108 +283,36 @@ int RunEngine(const RunArgs& a) {
     }
     logger.Log(LogLevel::kWarn, "--reset-state: the stored state in " + state_dir + " was deleted; starting over");
   }
-  std::unique_ptr<StateStore> store;
-  {
-    auto opened = StateStore::Open(state_dir);
-    if (!opened.ok()) {
-      std::fprintf(stderr, "vigil run: %s\n", opened.status().message().c_str());
-      return kExitRuntime;
-    }
-    store = std::move(opened).value();
-  }
-  // Rejected messages are never silently lost: by default they go to
-  // <state_dir>/dead-letter.ndjson (DESIGN.md), with their reason.
-  std::string dead_path = a.dead_letter;
-  if (dead_path.empty()) dead_path = state_dir + "/dead-letter.ndjson";
-  std::unique_ptr<bridges::DeadLetterFile> dead;
-  {
-    auto d = bridges::DeadLetterFile::Open(dead_path);
-    if (!d.ok()) {
-      std::fprintf(stderr, "vigil run: %s\n", d.status().message().c_str());
-      return kExitRuntime;
-    }
-    dead = std::move(d).value();
-  }
-
-  // The HTTP server (http.listen): /metrics, the API, the live page, ingest.
-  std::string token;
-  if (!cfg->file.http.listen.empty()) {
-    Result<std::string> t = ReadToken(cfg->file);
-    if (!t.ok()) {
-      std::fprintf(stderr, "vigil run: %s\n", t.status().message().c_str());
-      return kExitUsage;
-    }
-    token = std::move(t).value();
-  }
-  AlertBoard board;
-  bridges::HttpIngestSource* ingest = nullptr;
-  if (!cfg->file.http.listen.empty()) {
-    sinks->push_back(board.MakeSink());
-    for (auto& s : *sources) {
-      if (auto* h = dynamic_cast<bridges::HttpIngestSource*>(s.get())) ingest = h;
-    }
-  }
-
-
-  EngineOptions eo;
-  eo.shards = a.shards != 0 ? a.shards : cfg->file.engine.shards;
-  eo.key_ttl_ms = cfg->file.engine.key_ttl_ms;
-  eo.state = store.get();
-  eo.checkpoint_interval_ms = cfg->file.engine.checkpoint_interval_ms;
-  eo.version = VIGIL_VERSION;
-  eo.commit = VIGIL_COMMIT;
-  Engine engine(std::move(cfg->schema), std::move(cfg->tags), cfg->rules, std::move(sources).value(),
-                std::move(sinks).value(), dead.get(), &logger, eo);
-
-  HttpServer server(&logger);
-  ApiContext api;
-  if (!cfg->file.http.listen.empty()) {
-    api.rules = [&engine] { return engine.rules(); };
-    api.rule_counters = [&engine] { return engine.RuleCountersJson(); };
-    api.board = &board;
-    api.ingest = ingest;
-    api.metrics_text = [&engine] { return engine.MetricsText(); };
-    api.ready = [&engine] { return engine.ready(); };
-    RegisterApiRoutes(server, api);
-    HttpServerOptions ho;
-    ho.listen = cfg->file.http.listen;
-    ho.token = token;
-    ho.protect_metrics = cfg->file.http.protect_metrics;
-    ho.allow_remote = cfg->file.http.allow_remote;
-    ho.max_body_bytes = cfg->file.http.max_body_bytes;
-    Status st = server.Start(ho);
-    if (!st.ok()) {
-      std::fprintf(stderr, "vigil run: HTTP server on %s: %s\n", ho.listen.c_str(), st.message().c_str());
-      return kExitRuntime;
-    }
-    const std::string host = ho.listen.substr(0, ho.listen.rfind(':'));
-    const std::string base = "http://" + host + ":" + std::to_string(server.port());
-    logger.Log(LogLevel::kInfo, "live page " + base + "/  metrics " + base + "/metrics  API " + base + "/api/v1/" +
-                                    (token.empty() ? "" : " (bearer token required)"));
-  }
-  logger.Log(LogLevel::kInfo, "vigil run: " + std::to_string(cfg->rules.size()) + " rules, " +
-                                  std::to_string(engine.shards()) + " shards; Ctrl-C to stop");
-  std::thread waiter([&engine, set] {
-    int sig = 0;
-    sigwait(&set, &sig);
-    if (sig != SIGUSR2) engine.RequestStop();
-  });
-  Status st = engine.Run();
-  // Wake the signal thread if the engine finished on its own.
-  pthread_kill(waiter.native_handle(), SIGUSR2);
-  waiter.join();
-  if (ingest != nullptr) ingest->Close();
-  server.Stop();
-  board.Close();
-  const EngineStats& s = engine.stats();
-  logger.Log(LogLevel::kInfo, "vigil run: stopped after " + std::to_string(s.messages) + " messages (" +
-                                  std::to_string(s.rejected_total()) + " rejected), " + std::to_string(s.alerts) +
-                                  " alerts");
-  if (!st.ok()) {
-    logger.Log(LogLevel::kError, st.message());
+  auto opened = StateStore::Open(state_dir);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "vigil run: %s\n", opened.status().message().c_str());
     return kExitRuntime;
   }
-  return kExitOk;
+  std::unique_ptr<StateStore> store = std::move(opened).value();
+  // Rejected messages are never silently lost: by default they go to
+  // <state_dir>/dead-letter.ndjson (DESIGN.md), with their reason.
+  const std::string dead_path = a.dead_letter.empty() ? state_dir + "/dead-letter.ndjson" : a.dead_letter;
+  auto dead = bridges::DeadLetterFile::Open(dead_path);
+  if (!dead.ok()) {
+    std::fprintf(stderr, "vigil run: %s\n", dead.status().message().c_str());
+    return kExitRuntime;
+  }
+  AlertBoard board;
+  ReloadSlot reload(a.rules, &logger);
+  sh.args = &a;
+  sh.store = store.get();
+  sh.dead = dead->get();
+  sh.board = &board;
+  sh.logger = &logger;
+  sh.reload = &reload;
+  int code = kExitOk;
+  while (cfg != nullptr) {
+    RunResult r = RunOnce(std::move(cfg), sh);
+    code = r.exit_code;
+    cfg = std::move(r.reload);
+  }
+  board.Close();
+  return code;
 }
 
 }  // namespace

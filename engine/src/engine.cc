@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "state/checkpointer.h"
+#include "vigil/engine/timestamp.h"
 
 namespace vigil {
 
@@ -400,8 +401,9 @@ Status Engine::RestoreState(Pipeline* pipeline, KeyTable* keys, Router* router, 
   if (progress->has_value()) {
     logger_->Log(LogLevel::kInfo, "restored " + std::to_string(restored) + " key states and " +
                                       std::to_string(resumed) + " source positions from " + store.path() +
-                                      " (checkpoint of " + std::to_string((*progress)->written_ms / 1000) +
-                                      " s since the epoch)");
+                                      " (checkpoint written " + FormatIsoMillis((*progress)->written_ms) +
+                                      ", watermark " +
+                                      (watermark == kMinTime ? std::string("none") : FormatIsoMillis(watermark)) + ")");
   }
   return Status::Ok();
 }

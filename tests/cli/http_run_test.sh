@@ -83,6 +83,18 @@ query() { curl -sf "http://127.0.0.1:$pport/api/v1/query?query=vigil_messages_re
 if wait_for 40 query; then ok "prometheus scraped vigil: vigil_messages_received_total{source=\"api\"} = 3"; else
   fail "prometheus query"; tail -5 "$tmp/prom.log"; curl -s "http://127.0.0.1:$pport/api/v1/targets" | head -c 600; echo; fi
 
+# POST /-/reload: a broken rules file is refused (400, with its errors) and
+# the engine keeps running; a valid one is applied on the same port.
+cp "$tmp/rules.yaml" "$tmp/rules.good"
+printf '  - bogus: {}\n' >> "$tmp/rules.yaml"  # the file ends with its sinks
+resp=$(curl -s -w ' %{http_code}' -X POST -H 'Authorization: Bearer s3cret' "$base/-/reload")
+case "$resp" in *'rules.yaml:'[0-9]*" 400") ok "reload of a broken file: 400 with the error";; *) fail "reload broken: $resp";; esac
+curl -sf "$base/healthz" >/dev/null && ok "still serving after the refused reload" || fail "down after refused reload"
+cp "$tmp/rules.good" "$tmp/rules.yaml"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer s3cret' "$base/-/reload")
+[ "$code" = 200 ] && ok "reload of a valid file: 200" || fail "reload valid: $code"
+if wait_for 10 alert_seen; then ok "after the reload, same port, the open alert is still active"; else fail "after reload"; fi
+
 kill -TERM "$vpid"
 wait "$vpid"
 rc=$?
