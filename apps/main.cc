@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "sys/huge_pages.h"
 
 int main(int argc, char** argv) {
 #if defined(VIGIL_REQUIRES_AVX2) && (defined(__x86_64__) || defined(__i386__))
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 #endif
+  vigil::cli::ReexecWithHugePages(argc, argv);
   CLI::App app{"vigil — a stream-processing rules engine for sensor data"};
   app.require_subcommand(1);
   app.failure_message(CLI::FailureMessage::help);

@@ -229,9 +229,15 @@ RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
   if (ingest != nullptr) ingest->Close();
   server.Stop();
   const EngineStats& s = engine.stats();
+  char checkpoints[200];
+  std::snprintf(checkpoints, sizeof checkpoints,
+                "; state restored in %.3f s, %llu checkpoints (%llu failed), %.1f ms mean, %.1f ms max, %llu bytes mean",
+                s.restore_seconds, static_cast<unsigned long long>(s.checkpoints),
+                static_cast<unsigned long long>(s.checkpoints_failed), s.checkpoint_seconds_mean * 1e3,
+                s.checkpoint_seconds_max * 1e3, static_cast<unsigned long long>(s.checkpoint_bytes_mean));
   sh.logger->Log(LogLevel::kInfo, "vigil run: stopped after " + std::to_string(s.messages) + " messages (" +
                                       std::to_string(s.rejected_total()) + " rejected), " + std::to_string(s.alerts) +
-                                      " alerts");
+                                      " alerts in " + std::to_string(s.seconds) + " s" + checkpoints);
   if (!st.ok()) {
     sh.logger->Log(LogLevel::kError, st.message());
     result.exit_code = kExitRuntime;

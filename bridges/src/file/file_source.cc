@@ -150,6 +150,9 @@ Result<PollState> FileSource::Poll(MessageHandler& handler, size_t max_messages)
 }
 
 std::string FileSource::Position() const {
+  for (const auto& path : options_.paths) {
+    if (path == "-") return {};  // standard input cannot be read again: not resumable
+  }
   std::string out = "file1 ";
   for (const auto& c : cursors_) {
     const uint64_t offset = c->has_head ? c->head_offset : c->reader->offset();

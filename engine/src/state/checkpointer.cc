@@ -97,6 +97,8 @@ Status Checkpointer::Write(const StoredProgress& progress, const std::vector<Sto
   const double took = SteadySeconds() - started_s;
   last_duration_s_.store(took, std::memory_order_relaxed);
   last_bytes_.store(bytes, std::memory_order_relaxed);
+  total_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  if (took > max_duration_s_.load(std::memory_order_relaxed)) max_duration_s_.store(took, std::memory_order_relaxed);
   last_keys_.store(count > sources.size() + 1 ? count - sources.size() - 1 : 0, std::memory_order_relaxed);
   last_success_s_.store(WallNowSeconds(), std::memory_order_relaxed);
   succeeded_.fetch_add(1, std::memory_order_relaxed);

@@ -78,6 +78,11 @@ struct EngineStats {
   uint64_t state_bytes = 0;
   uint64_t restored_keys = 0;          // key states restored from the state dir
   uint64_t checkpoints = 0;            // durable checkpoints written
+  uint64_t checkpoints_failed = 0;
+  double checkpoint_seconds_mean = 0;  // barrier -> durable, mean over the run
+  double checkpoint_seconds_max = 0;
+  uint64_t checkpoint_bytes_mean = 0;  // bytes written per checkpoint, mean
+  double restore_seconds = 0;          // time to load the state at start
   double seconds = 0;
   std::vector<ShardStats> shards;
   uint64_t event_latency_p50_ns = 0, event_latency_p99_ns = 0, event_latency_max_ns = 0;

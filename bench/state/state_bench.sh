@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Durable-state workloads (issue: checkpoint cost, throughput loss, restart
+# time), end to end with `vigil run` on a real state dir:
+#   1. checkpoint cost with 100,000 active keys fed at 200,000 events/s
+#      (a paced feeder on stdin), checkpoint_interval 1s: ms and bytes per
+#      checkpoint;
+#   2. throughput at full speed, checkpointing every second vs only at the
+#      end (checkpoint_interval 1h), same data, alternated 3 times, medians;
+#   3. restart time with 1,000,000 keys of state: after a clean stop (the
+#      memtable flushed) and after kill -9 (RocksDB replays its log).
+#   bench/state/state_bench.sh [SHARDS]     (default 2)
+# Data in ${VIGIL_BENCH_DATA:-/tmp/vigil-bench}; needs build/vigil.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+shards=${1:-2}
+vigil=$PWD/build/vigil
+data_dir=${VIGIL_BENCH_DATA:-/tmp/vigil-bench}
+work=$data_dir/state-bench
+mkdir -p "$data_dir" && rm -rf "$work" && mkdir -p "$work"
+[ -x "$vigil" ] || bash scripts/build.sh build >/dev/null
+
+gen() {  # gen NAME ARGS...
+  local f="$data_dir/$1.ndjson"; shift
+  if [ ! -s "$f" ]; then
+    echo "generating $f ($*)" >&2
+    "$vigil" sim "$@" --out "$f.tmp" 2>/dev/null && mv "$f.tmp" "$f"
+  fi
+  echo "$f"
+}
+keys100k=$(gen state-100k-keys --devices 100000 --period 500ms --duration 30s)
+keys1m=$(gen state-1m-keys --devices 1000000 --period 1s --count 1000000)
+
+rules() {  # rules DIR INPUT INTERVAL
+  cat > "$1/rules.yaml" <<YAML
+engine: {shards: $shards, state_dir: ./state, checkpoint_interval: $3}
+sources:
+  - name: data
+    file: {path: $2, follow: false}
+sinks:
+  - file: {path: alerts.ndjson}
+rules:
+  - name: hot
+    key: [device]
+    when: temp > 30
+    for: 30s
+  - name: drift
+    key: [device]
+    when: abs(avg(temp, 10m) - ewma(temp, 6h)) > 1.5
+    for: 5m
+  - name: window-avg
+    key: [device]
+    window: {size: 5m}
+    when: avg(temp) > 27 or max(hum) > 80
+  - name: silent
+    key: [device]
+    deadman: 5m
+YAML
+}
+# The summary line of a run: "... in S s; state restored in R s, N checkpoints (F failed), M ms mean, X ms max, B bytes mean"
+field() { sed -n "s/.*$1.*/\\1/p" "$2" | tail -1; }
+
+echo "== 1. checkpoint cost: 100,000 keys at 200,000 events/s (paced stdin), checkpoint every 1 s, $shards shards"
+d=$work/paced && mkdir -p "$d" && rules "$d" - 1s
+( cd "$d" && python3 - "$keys100k" 200000 <<'PY' | "$vigil" run rules.yaml 2> run.log >/dev/null
+import sys, time
+path, rate = sys.argv[1], int(sys.argv[2])
+chunk = rate // 100  # 10 ms of data per write
+out = sys.stdout.buffer
+start = time.monotonic(); sent = 0
+with open(path, "rb") as f:
+    while True:
+        lines = f.readlines(chunk * 110)
+        if not lines: break
+        out.write(b"".join(lines)); sent += len(lines)
+        ahead = sent / rate - (time.monotonic() - start)
+        if ahead > 0: time.sleep(ahead)
+out.flush()
+print(f"fed {sent} lines in {time.monotonic()-start:.1f} s", file=sys.stderr)
+PY
+)
+grep -h "fed\|stopped after" "$d/run.log" | sed 's/^/   /'
+
+echo "== 2. throughput loss from checkpointing: $(wc -l < "$keys100k") messages, 100,000 keys, full speed"
+for run in 1 2 3; do
+  for mode in 1s 1h; do
+    d=$work/speed-$mode-$run && mkdir -p "$d" && rules "$d" "$keys100k" "$mode"
+    ( cd "$d" && "$vigil" run rules.yaml 2> run.log >/dev/null )
+    msgs=$(sed -n 's/.*stopped after \([0-9]*\) messages.*/\1/p' "$d/run.log")
+    secs=$(sed -n 's/.* alerts in \([0-9.]*\) s.*/\1/p' "$d/run.log")
+    echo "$mode $(python3 -c "print(f'{$msgs/$secs:.0f}')")" >> "$work/speed.txt"
+    echo "   run $run, checkpoint_interval $mode: $(python3 -c "print(f'{$msgs/$secs/1e6:.3f}')") M events/s ($(sed -n 's/.*\(checkpoints (.*\)/\1/p' "$d/run.log"))"
+  done
+done
+python3 - "$work/speed.txt" <<'PY'
+import sys, statistics
+runs = {}
+for line in open(sys.argv[1]):
+    mode, eps = line.split(); runs.setdefault(mode, []).append(float(eps))
+with_cp, without = statistics.median(runs["1s"]), statistics.median(runs["1h"])
+print(f"   median: {with_cp/1e6:.3f} M events/s checkpointing every second, {without/1e6:.3f} M events/s without: "
+      f"loss {100*(1-with_cp/without):.1f}%")
+PY
+
+echo "== 3. restart time with 1,000,000 keys of state"
+d=$work/restart && mkdir -p "$d" && rules "$d" "$keys1m" 1s
+( cd "$d" && "$vigil" run rules.yaml 2> run1.log >/dev/null )
+echo "   state: $("$vigil" state inspect "$d/state" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(r["keys"] for r in d["rules"]), "key states")'), $(du -sh "$d/state/db" | cut -f1) on disk"
+( cd "$d" && "$vigil" run rules.yaml 2> run2.log >/dev/null )
+echo "   after a clean stop: $(sed -n 's/.*\(state restored in [0-9.]* s\).*/\1/p' "$d/run2.log") ($(grep -o 'restored [0-9]* key states' "$d/run2.log"))"
+# kill -9 while the whole input sits in the log, unflushed: follow mode, killed once the position reached the end.
+d=$work/restart-crash && mkdir -p "$d" && rules "$d" "$keys1m" 1s
+sed -i 's/follow: false/follow: true/' "$d/rules.yaml"
+size=$(stat -c %s "$keys1m")
+( cd "$d" && exec "$vigil" run rules.yaml 2> run1.log >/dev/null ) & pid=$!
+until [ -d "$d/state/db" ] && "$vigil" state inspect "$d/state" 2>/dev/null | grep -q "\"position\":\"file1 $size:"; do sleep 0.2; done
+kill -9 $pid; wait $pid 2>/dev/null || true
+echo "   WAL to replay: $(du -ch "$d"/state/db/*.log | tail -1 | cut -f1)"
+( cd "$d" && exec "$vigil" run rules.yaml 2> run2.log >/dev/null ) & pid=$!
+until grep -q "restored" "$d/run2.log" 2>/dev/null; do sleep 0.05; done
+kill -TERM $pid; wait $pid 2>/dev/null || true
+echo "   after kill -9: $(sed -n 's/.*\(state restored in [0-9.]* s\).*/\1/p' "$d/run2.log") ($(grep -o 'restored [0-9]* key states' "$d/run2.log"))"
