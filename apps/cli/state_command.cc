@@ -102,7 +102,7 @@ int Inspect(const InspectArgs& a) {
   std::string open_alerts, keys;
   uint64_t unreadable = 0;
   Status st = store.ForEachKey([&](std::string_view rule, const std::vector<std::string>& values,
-                                   std::string_view blob) {
+                                   std::string_view blob, std::string_view parts) {
     ++counts[std::string(rule)];
     auto it = by_name.find(rule);
     const StoredRule* def = it != by_name.end() ? it->second : nullptr;
@@ -141,7 +141,7 @@ int Inspect(const InspectArgs& a) {
       AppendTs(&entry, h.raise_ts);
       entry += ",\"count\":" + std::to_string(h.count);
     }
-    entry += ",\"bytes\":" + std::to_string(blob.size()) + "}";
+    entry += ",\"bytes\":" + std::to_string(blob.size() + parts.size()) + "}";
     if (h.firing() && match) open_alerts += (open_alerts.empty() ? "" : ",") + entry;
     if (match && (a.all_keys || !filters.empty())) keys += (keys.empty() ? "" : ",") + entry;
     return true;

@@ -20,7 +20,14 @@ void ReexecWithHugePages(int argc, char** argv) {
   const std::string value =
       tunables != nullptr && *tunables != '\0' ? std::string(tunables) + ":glibc.malloc.hugetlb=1" : "glibc.malloc.hugetlb=1";
   if (setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0) return;
-  execv("/proc/self/exe", argv);
+  // The resolved path, not /proc/self/exe, so the process keeps its name
+  // ("vigil" in ps and top).
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    self[n] = '\0';
+    execv(self, argv);
+  }
   // execv failed (no /proc?): carry on without huge pages; keep the
   // tunable out of any child's environment.
   if (tunables != nullptr) {

@@ -391,7 +391,9 @@ Status Engine::RestoreState(Pipeline* pipeline, KeyTable* keys, Router* router, 
           chunks.swap(queues[s].chunks);
         }
         for (const StateDelta& d : chunks) {
-          for (const StateDelta::Entry& e : d.entries) (pipeline->RestoreKey(e.rule, e.key, d.blob(e)) ? ok : bad)++;
+          for (const StateDelta::Entry& e : d.entries) {
+            (pipeline->RestoreKey(e.rule, e.key, d.blob(e), d.parts(e)) ? ok : bad)++;
+          }
         }
       }
       restored.fetch_add(ok, std::memory_order_relaxed);
@@ -399,7 +401,8 @@ Status Engine::RestoreState(Pipeline* pipeline, KeyTable* keys, Router* router, 
     });
   }
   std::vector<uint32_t> tag_ids;
-  st = store.ForEachKey([&](std::string_view rule, const std::vector<std::string>& values, std::string_view blob) {
+  st = store.ForEachKey([&](std::string_view rule, const std::vector<std::string>& values, std::string_view blob,
+                            std::string_view parts) {
     auto it = index.find(rule);
     if (it == index.end() || !keep[it->second]) return true;
     const RuleInfo& info = rules_[it->second]->info();
@@ -416,8 +419,11 @@ Status Engine::RestoreState(Pipeline* pipeline, KeyTable* keys, Router* router, 
     }
     const uint32_t shard = keys->Get(key).shard;
     StateDelta& d = filling[shard];
-    d.entries.push_back({it->second, key, static_cast<uint32_t>(d.bytes.size()), static_cast<uint32_t>(blob.size())});
+    StateDelta::Entry e{it->second, key, static_cast<uint32_t>(d.bytes.size()), static_cast<uint32_t>(blob.size())};
+    e.parts_size = static_cast<uint32_t>(parts.size());
+    d.entries.push_back(e);
     d.bytes.append(blob.data(), blob.size());
+    d.bytes.append(parts.data(), parts.size());
     if (d.entries.size() >= kChunkEntries) hand_over(shard);
     return true;
   });

@@ -2,10 +2,13 @@
 #include "event_rule.h"
 
 #include <algorithm>
+#include <cstring>
+#include <string>
 
 #include "aggregate/ewma.h"
 #include "aggregate/sliding_series.h"
 #include "vigil/engine/state_header.h"
+#include "vigil/engine/state_store.h"
 
 namespace vigil::rules {
 
@@ -109,8 +112,16 @@ class EventRuleShard final : public RuleShard {
 
  private:
   // Sliding buffers and ewmas of one key (only for rules that use them).
+  // What the last checkpoint holds of one sliding buffer: small buffers
+  // are written whole into the key's blob; once one grows past
+  // kInlineSamples its samples go to part records, each written once.
+  struct SavedSeries {
+    bool in_parts = false;
+    uint64_t head = 0, tail = 0;  // sequence numbers already in part records (in_parts)
+  };
   struct AggState {
     KeyId key = kNoKey;
+    std::vector<SavedSeries> saved;
     std::vector<SlidingSeries> series;
     std::vector<Ewma> ewmas;
   };
@@ -156,7 +167,7 @@ class EventRuleShard final : public RuleShard {
       KeyState& st = states_.Get(slot);
       st.dirty = 0;
       blob.clear();
-      const AggState* aggs = slot < aggs_by_slot_.size() ? aggs_by_slot_[slot].get() : nullptr;
+      AggState* aggs = slot < aggs_by_slot_.size() ? aggs_by_slot_[slot].get() : nullptr;
       if (st.known && (st.phase != Phase::kOk || aggs != nullptr)) {
         PutStateHeader(&blob, {static_cast<uint8_t>(st.phase), st.raise_ts, st.count});
         PutInt64(&blob, st.t0);
@@ -165,7 +176,8 @@ class EventRuleShard final : public RuleShard {
         std::string part;
         for (size_t i = 0; aggs != nullptr && i < aggs->series.size(); ++i) {
           part.clear();
-          aggs->series[i].Serialize(&part);
+          SaveSeries(w, key, static_cast<uint8_t>(i), aggs->series[i], &aggs->saved[i], &part);
+          PutFixed8(&blob, aggs->saved[i].in_parts ? 1 : 0);
           PutBytes(&blob, part);
         }
         PutFixed32(&blob, aggs != nullptr ? static_cast<uint32_t>(aggs->ewmas.size()) : 0);
@@ -180,7 +192,7 @@ class EventRuleShard final : public RuleShard {
     dirty_.clear();
   }
 
-  bool RestoreKey(KeyId key, uint32_t slot, std::string_view blob) noexcept override {
+  bool RestoreKey(KeyId key, uint32_t slot, std::string_view blob, std::string_view parts) noexcept override {
     Decoder in(blob);
     StateHeader h;
     int64_t t0 = 0, last_ts = 0;
@@ -194,7 +206,14 @@ class EventRuleShard final : public RuleShard {
     if (with_aggs) aggs = NewAggregates(key);
     std::string_view part;
     for (uint32_t i = 0; i < nseries; ++i) {
-      if (!in.GetBytes(&part) || !aggs->series[i].Deserialize(part)) return false;
+      uint8_t in_parts = 0;
+      if (!in.GetFixed8(&in_parts) || in_parts > 1 || !in.GetBytes(&part)) return false;
+      if (in_parts == 0) {
+        if (!aggs->series[i].Deserialize(part)) return false;
+        continue;
+      }
+      if (!RestoreSeries(part, parts, static_cast<uint8_t>(i), &aggs->series[i])) return false;
+      aggs->saved[i] = {true, aggs->series[i].head_seq(), aggs->series[i].tail_seq()};
     }
     if (!in.GetFixed32(&newmas) || (with_aggs && newmas != rule_.ewmas().size()) || (!with_aggs && newmas != 0)) {
       return false;
@@ -224,9 +243,82 @@ class EventRuleShard final : public RuleShard {
     dirty_.push_back({slot, key});
   }
 
+  static constexpr uint64_t kInlineSamples = 32;  // larger buffers go to part records
+  static constexpr uint64_t kChunkSamples = 64;   // samples per part record
+
+  // Writes what the checkpoint needs of one sliding buffer: into *inline_out
+  // either the whole buffer (small) or its summary, with the samples added
+  // since the last checkpoint appended to part records (one per chunk of
+  // kChunkSamples sequence numbers) and the records that hold only evicted
+  // samples erased.
+  static void SaveSeries(KeyStateWriter& w, KeyId key, uint8_t index, const SlidingSeries& s, SavedSeries* saved,
+                         std::string* inline_out) {
+    if (!saved->in_parts && s.size() <= kInlineSamples) {
+      s.Serialize(inline_out);
+      return;
+    }
+    if (!saved->in_parts) *saved = {true, s.head_seq(), s.head_seq()};
+    s.SerializeSummary(inline_out);
+    uint64_t from = std::max(saved->tail, s.head_seq());
+    std::string operand;
+    while (from < s.tail_seq()) {
+      const uint64_t chunk = from / kChunkSamples;
+      const uint64_t to = std::min(s.tail_seq(), (chunk + 1) * kChunkSamples);
+      operand.clear();
+      PutFixed64(&operand, from);
+      PutFixed32(&operand, static_cast<uint32_t>(to - from));
+      s.AppendSamples(from, to, &operand);
+      w.AppendPart(key, index, chunk, operand);
+      from = to;
+    }
+    if (s.head_seq() / kChunkSamples > saved->head / kChunkSamples) {
+      w.ErasePartsBelow(key, index, s.head_seq() / kChunkSamples);
+    }
+    saved->head = s.head_seq();
+    saved->tail = s.tail_seq();
+  }
+
+  // Rebuilds a sliding buffer from its summary and the samples [head, tail)
+  // found in the key's part records of `index`.
+  static bool RestoreSeries(std::string_view summary, std::string_view parts, uint8_t index, SlidingSeries* s) {
+    uint64_t head = 0, tail = 0;
+    if (!SlidingSeries::SummaryRange(summary, &head, &tail) || tail - head > (uint64_t{1} << 32)) return false;
+    constexpr size_t kSample = 16;
+    std::string samples((tail - head) * kSample, '\0');
+    std::vector<bool> seen(tail - head, false);  // a re-applied append repeats samples
+    uint64_t filled = 0;
+    bool ok = true;
+    const bool parsed = StateStore::ForEachPart(parts, [&](uint8_t part, uint64_t, std::string_view value) {
+      if (part != index) return;
+      Decoder in(value);
+      while (ok && in.remaining() > 0) {
+        uint64_t start = 0;
+        uint32_t n = 0;
+        if (!in.GetFixed64(&start) || !in.GetFixed32(&n) || in.remaining() < uint64_t{n} * kSample) {
+          ok = false;
+          return;
+        }
+        for (uint32_t i = 0; i < n; ++i) {
+          std::string_view sample = value.substr(value.size() - in.remaining(), kSample);
+          const uint64_t seq = start + i;
+          if (seq >= head && seq < tail && !seen[seq - head]) {
+            std::memcpy(samples.data() + (seq - head) * kSample, sample.data(), kSample);
+            seen[seq - head] = true;
+            ++filled;
+          }
+          uint64_t skip;
+          (void)in.GetFixed64(&skip);
+          (void)in.GetFixed64(&skip);
+        }
+      }
+    });
+    return parsed && ok && filled == tail - head && s->Restore(summary, samples);
+  }
+
   std::unique_ptr<AggState> NewAggregates(KeyId key) const {
     auto a = std::make_unique<AggState>();
     a->key = key;
+    a->saved.resize(rule_.series().size());
     a->series.reserve(rule_.series().size());
     for (const SeriesSpec& s : rule_.series()) a->series.emplace_back(s.window_ms, s.kinds);
     a->ewmas.reserve(rule_.ewmas().size());

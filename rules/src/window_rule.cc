@@ -112,7 +112,8 @@ class WindowRuleShard final : public RuleShard {
     dirty_.clear();
   }
 
-  bool RestoreKey(KeyId key, uint32_t slot, std::string_view blob) noexcept override {
+  bool RestoreKey(KeyId key, uint32_t slot, std::string_view blob, std::string_view parts) noexcept override {
+    if (!parts.empty()) return false;
     Decoder in(blob);
     StateHeader h;
     int64_t last_ts = 0;

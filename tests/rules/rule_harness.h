@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "vigil/engine/alert.h"
+#include "vigil/engine/codec.h"
 #include "vigil/engine/config_errors.h"
 #include "vigil/engine/event.h"
 #include "vigil/engine/key_state_arena.h"
@@ -178,8 +179,11 @@ class RuleHarness {
   // A checkpoint store as the engine keeps it: (rule name, key values) ->
   // state blob, updated incrementally by Checkpoint().
   using Store = std::map<std::pair<std::string, std::vector<std::string>>, std::string>;
+  // (rule, key values) -> (part, chunk) -> appended bytes
+  using Parts = std::map<std::pair<std::string, std::vector<std::string>>, std::map<std::pair<uint8_t, uint64_t>, std::string>>;
   struct Saved {
     Store states;
+    Parts parts;
     int64_t max_ts = kMinTime, watermark = kMinTime, start_ts = kMinTime;
   };
   // Applies every rule shard's changes since the last call to `saved`.
@@ -191,8 +195,18 @@ class RuleHarness {
         auto k = std::make_pair(rule_, keys_.Get(key).values);
         if (blob.empty()) {
           s_->states.erase(k);
+          s_->parts.erase(k);
         } else {
           s_->states[k] = std::string(blob);
+        }
+      }
+      void AppendPart(KeyId key, uint8_t part, uint64_t chunk, std::string_view bytes) override {
+        s_->parts[std::make_pair(rule_, keys_.Get(key).values)][{part, chunk}].append(bytes);
+      }
+      void ErasePartsBelow(KeyId key, uint8_t part, uint64_t below) override {
+        auto& m = s_->parts[std::make_pair(rule_, keys_.Get(key).values)];
+        for (auto it = m.begin(); it != m.end();) {
+          it = it->first.first == part && it->first.second < below ? m.erase(it) : std::next(it);
         }
       }
 
@@ -221,7 +235,16 @@ class RuleHarness {
       std::vector<uint32_t> ids;
       for (const auto& v : k.second) ids.push_back(tags_.Intern(v));
       const KeyId key = keys_.Intern(info.keylist, ids.data(), ids.size(), tags_);
-      EXPECT_TRUE(shards_[r]->RestoreKey(key, keys_.Get(key).slot, blob)) << "rule " << k.first;
+      std::string packed;  // StateStore::ForEachPart format
+      auto p = saved.parts.find(k);
+      if (p != saved.parts.end()) {
+        for (const auto& [pc, bytes] : p->second) {
+          PutFixed8(&packed, pc.first);
+          PutFixed64(&packed, pc.second);
+          PutBytes(&packed, bytes);
+        }
+      }
+      EXPECT_TRUE(shards_[r]->RestoreKey(key, keys_.Get(key).slot, blob, packed)) << "rule " << k.first;
     }
     size_t firing = 0;
     for (auto& s : shards_) firing += s->FinishRestore();

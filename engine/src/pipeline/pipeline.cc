@@ -27,10 +27,22 @@ constexpr uint32_t kBarrierRule = UINT32_MAX;
 class DeltaWriter final : public KeyStateWriter {
  public:
   DeltaWriter(StateDelta* delta, uint32_t rule) : delta_(delta), rule_(rule) {}
-  void Put(KeyId key, std::string_view state) override {
-    delta_->entries.push_back({rule_, key, static_cast<uint32_t>(delta_->bytes.size()),
-                               static_cast<uint32_t>(state.size())});
-    delta_->bytes.append(state.data(), state.size());
+  void Put(KeyId key, std::string_view state) override { Add(key, state, StateDelta::Op::kPut, 0, 0); }
+  void AppendPart(KeyId key, uint8_t part, uint64_t chunk, std::string_view bytes) override {
+    Add(key, bytes, StateDelta::Op::kAppendPart, part, chunk);
+  }
+  void ErasePartsBelow(KeyId key, uint8_t part, uint64_t below) override {
+    Add(key, {}, StateDelta::Op::kErasePartsBelow, part, below);
+  }
+
+ private:
+  void Add(KeyId key, std::string_view bytes, StateDelta::Op op, uint8_t part, uint64_t chunk) {
+    StateDelta::Entry e{rule_, key, static_cast<uint32_t>(delta_->bytes.size()), static_cast<uint32_t>(bytes.size())};
+    e.op = op;
+    e.part = part;
+    e.chunk = chunk;
+    delta_->entries.push_back(e);
+    delta_->bytes.append(bytes.data(), bytes.size());
   }
 
  private:
@@ -225,11 +237,11 @@ Status Pipeline::Create() {
   return Status::Ok();
 }
 
-bool Pipeline::RestoreKey(uint32_t rule, KeyId key, std::string_view blob) {
+bool Pipeline::RestoreKey(uint32_t rule, KeyId key, std::string_view blob, std::string_view parts) {
   if (!created_ || started_ || rule >= rules_.size() || key == kNoKey) return false;
   const KeyInfo& info = keys_->Get(key);
   if (info.shard >= shards_.size()) return false;
-  return shards_[info.shard]->rules_[rule]->RestoreKey(key, info.slot, blob);
+  return shards_[info.shard]->rules_[rule]->RestoreKey(key, info.slot, blob, parts);
 }
 
 std::vector<size_t> Pipeline::FinishRestore(int64_t start_ts, int64_t watermark) {

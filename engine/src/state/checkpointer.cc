@@ -76,7 +76,19 @@ void Checkpointer::OnAlertsSynced(uint64_t id, bool synced) {
 
 void Checkpointer::AddDelta(const StateDelta& delta) {
   for (const StateDelta::Entry& e : delta.entries) {
-    pending_.PutKey(rules_[e.rule]->info().name, keys_.Get(e.key).values, delta.blob(e));
+    const std::string& rule = rules_[e.rule]->info().name;
+    const std::vector<std::string>& values = keys_.Get(e.key).values;
+    switch (e.op) {
+      case StateDelta::Op::kPut:
+        pending_.PutKey(rule, values, delta.blob(e));
+        break;
+      case StateDelta::Op::kAppendPart:
+        pending_.AppendPart(rule, values, e.part, e.chunk, delta.blob(e));
+        break;
+      case StateDelta::Op::kErasePartsBelow:
+        pending_.ErasePartsBelow(rule, values, e.part, e.chunk);
+        break;
+    }
   }
 }
 

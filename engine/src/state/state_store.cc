@@ -2,6 +2,8 @@
 #include "vigil/engine/state_store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/memtablerep.h>
+#include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
@@ -18,6 +20,28 @@ constexpr char kRulePrefix = '\x02';
 constexpr char kSourcePrefix = '\x03';
 constexpr char kProgressKey[] = "\x04" "progress";
 constexpr char kStatePrefix = '\x10';
+constexpr char kPartMarker[] = "\xff\xff\xff\xff";  // never a valid bytes() length
+
+// Part records grow by appends: the merge concatenates operands.
+class AppendOperator final : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice& /*key*/, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* new_value, rocksdb::Logger* /*logger*/) const override {
+    new_value->clear();
+    if (existing != nullptr) new_value->assign(existing->data(), existing->size());
+    new_value->append(value.data(), value.size());
+    return true;
+  }
+  const char* Name() const override { return "vigil.append"; }
+};
+
+std::string PartKey(std::string_view rule, const std::vector<std::string>& values, uint8_t part, uint64_t chunk) {
+  std::string key = StateStore::StateKey(rule, values);
+  key.append(kPartMarker, 4);
+  key.push_back(static_cast<char>(part));
+  for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>(chunk >> (8 * i)));
+  return key;
+}
 
 std::string DbPath(const std::string& state_dir) { return state_dir + "/db"; }
 
@@ -108,10 +132,25 @@ StateStore::Batch& StateStore::Batch::operator=(Batch&&) noexcept = default;
 void StateStore::Batch::PutKey(std::string_view rule, const std::vector<std::string>& values, std::string_view blob) {
   const std::string key = StateKey(rule, values);
   if (blob.empty()) {
-    impl_->batch.Delete(key);
+    (void)impl_->batch.Delete(key);
+    // Its part records: [key ff ff ff ff, key ff ff ff ff ff).
+    std::string begin = key + std::string(kPartMarker, 4);
+    std::string end = begin + "\xff";
+    (void)impl_->batch.DeleteRange(begin, end);
   } else {
-    impl_->batch.Put(key, ToSlice(blob));
+    (void)impl_->batch.Put(key, ToSlice(blob));
   }
+}
+
+void StateStore::Batch::AppendPart(std::string_view rule, const std::vector<std::string>& values, uint8_t part,
+                                   uint64_t chunk, std::string_view bytes) {
+  (void)impl_->batch.Merge(PartKey(rule, values, part, chunk), ToSlice(bytes));
+}
+
+void StateStore::Batch::ErasePartsBelow(std::string_view rule, const std::vector<std::string>& values, uint8_t part,
+                                        uint64_t below) {
+  if (below == 0) return;
+  (void)impl_->batch.DeleteRange(PartKey(rule, values, part, 0), PartKey(rule, values, part, below));
 }
 
 void StateStore::Batch::PutSource(const StoredSource& source) {
@@ -129,6 +168,10 @@ class Copier final : public rocksdb::WriteBatch::Handler {
   explicit Copier(rocksdb::WriteBatch* into) : into_(into) {}
   void Put(const rocksdb::Slice& key, const rocksdb::Slice& value) override { (void)into_->Put(key, value); }
   void Delete(const rocksdb::Slice& key) override { (void)into_->Delete(key); }
+  void Merge(const rocksdb::Slice& key, const rocksdb::Slice& value) override { (void)into_->Merge(key, value); }
+  rocksdb::Status DeleteRangeCF(uint32_t /*cf*/, const rocksdb::Slice& begin, const rocksdb::Slice& end) override {
+    return into_->DeleteRange(begin, end);
+  }
 
  private:
   rocksdb::WriteBatch* into_;
@@ -160,8 +203,21 @@ bool StateStore::DecodeStateKey(std::string_view key, std::string* rule, std::ve
   values->clear();
   while (in.remaining() > 0) {
     std::string_view v;
-    if (!in.GetBytes(&v)) return false;
+    if (!in.GetBytes(&v)) return false;  // a part record's marker fails here too
     values->emplace_back(v);
+  }
+  return true;
+}
+
+bool StateStore::ForEachPart(std::string_view parts,
+                             const std::function<void(uint8_t part, uint64_t chunk, std::string_view value)>& fn) {
+  Decoder in(parts);
+  while (in.remaining() > 0) {
+    uint8_t part = 0;
+    uint64_t chunk = 0;
+    std::string_view value;
+    if (!in.GetFixed8(&part) || !in.GetFixed64(&chunk) || !in.GetBytes(&value)) return false;
+    fn(part, chunk, value);
   }
   return true;
 }
@@ -195,6 +251,12 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_di
   // Checkpoints overwrite the same keys every second: compressing what the
   // next compaction discards costs CPU the pipeline needs.
   options.compression = rocksdb::kNoCompression;
+  // Writes come in large batches and nothing is read back while running:
+  // a vector memtable appends (sorted once, at flush) where the default
+  // skiplist pays a search per key.
+  options.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
+  options.merge_operator = std::make_shared<AppendOperator>();
+  options.allow_concurrent_memtable_write = false;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, path, &raw)
                                 : rocksdb::DB::Open(options, path, &raw);
@@ -307,20 +369,41 @@ Status StateStore::ForEachKey(const KeyVisitor& fn, std::string_view only_rule) 
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro));
   std::string prefix(1, kStatePrefix);
   if (!only_rule.empty()) PutBytes(&prefix, only_rule);
-  std::string rule;
+  // A key's state blob is followed by its part records (its key + marker):
+  // collect them before handing the key over.
+  std::string rule, key, blob, parts;
   std::vector<std::string> values;
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    if (!DecodeStateKey(ToView(it->key()), &rule, &values)) {
-      return Status::Corruption(path_ + ": unreadable key-state record");
+  bool have = false, go_on = true;
+  auto emit = [&] {
+    if (have) go_on = fn(rule, values, blob, parts);
+    have = false;
+  };
+  for (it->Seek(prefix); go_on && it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string_view k = ToView(it->key());
+    if (have && k.size() == key.size() + 4 + 1 + 8 && k.substr(0, key.size()) == key &&
+        k.substr(key.size(), 4) == std::string_view(kPartMarker, 4)) {
+      PutFixed8(&parts, static_cast<uint8_t>(k[key.size() + 4]));
+      uint64_t chunk = 0;
+      for (size_t i = 0; i < 8; ++i) chunk = (chunk << 8) | static_cast<uint8_t>(k[key.size() + 5 + i]);
+      PutFixed64(&parts, chunk);
+      PutBytes(&parts, ToView(it->value()));
+      continue;
     }
-    if (!fn(rule, values, ToView(it->value()))) break;
+    emit();
+    if (!go_on) break;
+    if (!DecodeStateKey(k, &rule, &values)) continue;  // a part record whose key state is gone: ignored
+    key.assign(k.data(), k.size());
+    blob.assign(it->value().data(), it->value().size());
+    parts.clear();
+    have = true;
   }
+  if (go_on) emit();
   return FromRocks(it->status(), path_);
 }
 
 Result<uint64_t> StateStore::CountKeys(std::string_view rule) const {
   uint64_t n = 0;
-  Status st = ForEachKey([&n](std::string_view, const std::vector<std::string>&, std::string_view) {
+  Status st = ForEachKey([&n](std::string_view, const std::vector<std::string>&, std::string_view, std::string_view) {
     ++n;
     return true;
   }, rule);
@@ -331,10 +414,7 @@ Result<uint64_t> StateStore::CountKeys(std::string_view rule) const {
 Status StateStore::DropRule(const std::string& rule) {
   std::string begin(1, kStatePrefix);
   PutBytes(&begin, rule);
-  std::string end = begin;
-  // Every key of the rule starts with `begin`; the first string after all of
-  // them is `begin` with its last byte incremented (the prefix never ends in 0xff:
-  // it ends with the rule name's last byte or its length).
+  // Every record of the rule (key states and their parts) starts with `begin`.
   rocksdb::WriteBatch b;
   {
     std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
@@ -356,10 +436,25 @@ Status StateStore::PutRules(const std::vector<StoredRule>& rules) {
   return FromRocks(impl_->db->Write(wo, &b), path_);
 }
 
+// A small checkpoint goes through the write-ahead log (one synced append).
+// A large one (100,000 keys with sliding buffers: ~100 MB) skips the log and
+// is made durable by flushing the memtable to an SST file: it is written
+// once instead of twice, and a crash leaves no log to replay, so restart
+// time stays that of a clean stop. Either way the checkpoint is atomic: a
+// batch lands in one memtable, and a flush installs all of it or nothing.
+// A failed flush leaves the batch in the memtable but not durable; the
+// checkpointer writes the same changes again with the next checkpoint.
 Status StateStore::Commit(Batch& batch) {
+  constexpr size_t kDirectFlushBytes = 8 << 20;
   rocksdb::WriteOptions wo;
-  wo.sync = true;
-  return FromRocks(impl_->db->Write(wo, &batch.impl_->batch), path_);
+  if (batch.bytes() < kDirectFlushBytes) {
+    wo.sync = true;
+    return FromRocks(impl_->db->Write(wo, &batch.impl_->batch), path_);
+  }
+  wo.disableWAL = true;
+  Status st = FromRocks(impl_->db->Write(wo, &batch.impl_->batch), path_);
+  if (!st.ok()) return st;
+  return Flush();
 }
 
 Status StateStore::Flush() {

@@ -410,4 +410,73 @@ bool SlidingSeries::Deserialize(std::string_view in) {
   return true;
 }
 
+namespace {
+constexpr uint8_t kSummaryVersion = 1;
+}  // namespace
+
+void SlidingSeries::SerializeSummary(std::string* out) const {
+  PutFixed8(out, kSummaryVersion);
+  PutInt64(out, window_ms_);
+  PutFixed32(out, kinds_);
+  PutFixed64(out, head_);
+  PutFixed64(out, tail_);
+  PutDouble(out, sum_.sum);
+  PutDouble(out, sum_.comp);
+  PutDouble(out, abs_sum_);
+  PutDouble(out, shift_);
+  PutDouble(out, shifted_sum_.sum);
+  PutDouble(out, shifted_sum_.comp);
+  PutDouble(out, shifted_squares_.sum);
+  PutDouble(out, shifted_squares_.comp);
+  PutFixed64(out, removals_since_recompute_);
+}
+
+void SlidingSeries::AppendSamples(uint64_t from_seq, uint64_t to_seq, std::string* out) const {
+  if (from_seq < head_) from_seq = head_;
+  if (to_seq > tail_) to_seq = tail_;
+  for (uint64_t seq = from_seq; seq < to_seq; ++seq) {
+    PutInt64(out, At(seq).ts);
+    PutDouble(out, At(seq).value);
+  }
+}
+
+bool SlidingSeries::SummaryRange(std::string_view summary, uint64_t* head, uint64_t* tail) {
+  Decoder dec(summary);
+  uint8_t version = 0;
+  int64_t w = 0;
+  uint32_t kinds = 0;
+  return dec.GetFixed8(&version) && version == kSummaryVersion && dec.GetInt64(&w) && dec.GetFixed32(&kinds) &&
+         dec.GetFixed64(head) && dec.GetFixed64(tail) && *head <= *tail;
+}
+
+bool SlidingSeries::Restore(std::string_view summary, std::string_view samples) {
+  Decoder dec(summary);
+  uint8_t version = 0;
+  int64_t window_ms = 0;
+  uint32_t kinds = 0;
+  uint64_t head = 0, tail = 0;
+  if (!dec.GetFixed8(&version) || version != kSummaryVersion) return false;
+  if (!dec.GetInt64(&window_ms) || window_ms != window_ms_) return false;
+  if (!dec.GetFixed32(&kinds) || kinds != kinds_) return false;
+  if (!dec.GetFixed64(&head) || !dec.GetFixed64(&tail) || head > tail) return false;
+  if (samples.size() != (tail - head) * kSampleBytes) return false;
+  SlidingSeries restored(window_ms_, kinds_);
+  restored.head_ = restored.tail_ = head;
+  Decoder in(samples);
+  for (uint64_t seq = head; seq < tail; ++seq) {
+    int64_t ts;
+    double v;
+    if (!in.GetInt64(&ts) || !in.GetDouble(&v) || std::isnan(v)) return false;
+    restored.Add(ts, v);
+  }
+  bool ok = dec.GetDouble(&restored.sum_.sum) && dec.GetDouble(&restored.sum_.comp) &&
+            dec.GetDouble(&restored.abs_sum_) && dec.GetDouble(&restored.shift_) &&
+            dec.GetDouble(&restored.shifted_sum_.sum) && dec.GetDouble(&restored.shifted_sum_.comp) &&
+            dec.GetDouble(&restored.shifted_squares_.sum) && dec.GetDouble(&restored.shifted_squares_.comp) &&
+            dec.GetFixed64(&restored.removals_since_recompute_);
+  if (!ok || !dec.AtEnd() || restored.tail_ != tail) return false;
+  *this = std::move(restored);
+  return true;
+}
+
 }  // namespace vigil::rules

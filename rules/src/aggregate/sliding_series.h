@@ -77,6 +77,20 @@ class SlidingSeries {
   void Serialize(std::string* out) const;
   bool Deserialize(std::string_view in);
 
+  // Incremental checkpoints (EventRule): samples carry sequence numbers
+  // [head_seq(), tail_seq()), increasing forever. A checkpoint writes each
+  // sample once (AppendSamples: 16 bytes each, ts then value) and a small
+  // summary (SerializeSummary: W, kinds, head, tail, running sums).
+  // Restore(summary, samples) with the samples [head, tail) packed in
+  // order rebuilds the series exactly, sequence numbers included; false,
+  // leaving this unchanged, on any mismatch.
+  uint64_t head_seq() const { return head_; }
+  uint64_t tail_seq() const { return tail_; }
+  void SerializeSummary(std::string* out) const;
+  void AppendSamples(uint64_t from_seq, uint64_t to_seq, std::string* out) const;
+  bool Restore(std::string_view summary, std::string_view samples);
+  static bool SummaryRange(std::string_view summary, uint64_t* head, uint64_t* tail);
+
  private:
   struct Sample {
     int64_t ts;

@@ -34,10 +34,13 @@ class StateStoreTest : public ::testing::Test {
   std::map<std::string, std::string> Keys(const StateStore& store) {
     std::map<std::string, std::string> out;
     Status st = store.ForEachKey([&](std::string_view rule, const std::vector<std::string>& values,
-                                     std::string_view blob) {
+                                     std::string_view blob, std::string_view parts) {
       std::string k(rule);
       for (const auto& v : values) k += "|" + v;
       out[k] = std::string(blob);
+      EXPECT_TRUE(StateStore::ForEachPart(parts, [&](uint8_t part, uint64_t chunk, std::string_view value) {
+        out[k + "#" + std::to_string(part) + "." + std::to_string(chunk)] = std::string(value);
+      }));
       return true;
     });
     EXPECT_TRUE(st.ok()) << st.message();
@@ -103,6 +106,49 @@ TEST_F(StateStoreTest, EmptyBlobErasesAndLaterWritesWin) {
   auto keys = Keys(**store);
   EXPECT_EQ(keys.size(), 1u);
   EXPECT_EQ(keys["r|a"], "3");
+}
+
+TEST_F(StateStoreTest, PartsAreAppendedErasedAndFollowTheirKey) {
+  auto store = StateStore::Open(dir());
+  ASSERT_TRUE(store.ok());
+  StateStore::Batch b;
+  b.PutKey("r", {"a"}, "main-a");
+  b.AppendPart("r", {"a"}, 0, 0, "s1");
+  b.AppendPart("r", {"a"}, 0, 1, "s2");
+  b.AppendPart("r", {"a"}, 1, 0, "t1");
+  b.PutKey("r", {"b"}, "main-b");
+  ASSERT_TRUE((*store)->Commit(b).ok());
+  StateStore::Batch c;
+  c.AppendPart("r", {"a"}, 0, 1, "+s3");  // appended, not replaced
+  c.ErasePartsBelow("r", {"a"}, 0, 1);    // part 0, chunk 0 goes; part 1 stays
+  ASSERT_TRUE((*store)->Commit(c).ok());
+  ASSERT_TRUE((*store)->Flush().ok());      // merges also survive a flush
+  auto keys = Keys(**store);
+  EXPECT_EQ(keys["r|a"], "main-a");
+  EXPECT_EQ(keys.count("r|a#0.0"), 0u);
+  EXPECT_EQ(keys["r|a#0.1"], "s2+s3");
+  EXPECT_EQ(keys["r|a#1.0"], "t1");
+  EXPECT_EQ(keys["r|b"], "main-b");
+  StateStore::Batch d;
+  d.PutKey("r", {"a"}, "");  // erasing the key erases its parts
+  ASSERT_TRUE((*store)->Commit(d).ok());
+  keys = Keys(**store);
+  EXPECT_EQ(keys.size(), 1u) << keys.begin()->first;
+  EXPECT_EQ(keys["r|b"], "main-b");
+}
+
+TEST_F(StateStoreTest, LargeCheckpointsSkipTheLogAndSurviveReopen) {
+  {
+    auto store = StateStore::Open(dir());
+    ASSERT_TRUE(store.ok());
+    StateStore::Batch b;
+    const std::string blob(1000, 'x');
+    for (int i = 0; i < 20000; ++i) b.PutKey("r", {"k" + std::to_string(i)}, blob);  // 20 MB: flushed, no log
+    ASSERT_TRUE((*store)->Commit(b).ok());
+  }
+  auto store = StateStore::Open(dir());
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->CountKeys("r").value(), 20000u);
 }
 
 TEST_F(StateStoreTest, DropRuleRemovesOnlyThatRule) {

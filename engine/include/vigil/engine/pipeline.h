@@ -50,15 +50,21 @@ class AlertConsumer {
 // entries whose blobs are packed in one buffer; an empty blob erases the
 // key's stored state. See RuleShard::SaveChanged.
 struct StateDelta {
+  enum class Op : uint8_t { kPut, kAppendPart, kErasePartsBelow };
   struct Entry {
     uint32_t rule;
     KeyId key;
     uint32_t offset;
     uint32_t size;
+    Op op = Op::kPut;
+    uint8_t part = 0;
+    uint64_t chunk = 0;      // kAppendPart: the chunk; kErasePartsBelow: the bound
+    uint32_t parts_size = 0; // restore only: packed parts right after the blob
   };
   std::vector<Entry> entries;
   std::string bytes;
   std::string_view blob(const Entry& e) const { return {bytes.data() + e.offset, e.size}; }
+  std::string_view parts(const Entry& e) const { return {bytes.data() + e.offset + e.size, e.parts_size}; }
 };
 
 // Receives the pieces of a checkpoint as the pipeline reaches its barrier
@@ -104,7 +110,7 @@ class Pipeline {
   Status Create();
   // Before Start(): the checkpointed state `blob` of rule `rule` for `key`
   // (interned in the key table). False when the rule cannot read it.
-  bool RestoreKey(uint32_t rule, KeyId key, std::string_view blob);
+  bool RestoreKey(uint32_t rule, KeyId key, std::string_view blob, std::string_view parts);
   // Before Start(), after the last RestoreKey: the restored input had
   // started at `start_ts` and reached `watermark`. Rebuilds every rule's
   // timers; returns, per rule, the keys restored with an open alert.

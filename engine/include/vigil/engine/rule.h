@@ -56,6 +56,12 @@ class KeyStateWriter {
  public:
   virtual ~KeyStateWriter() = default;
   virtual void Put(KeyId key, std::string_view state) = 0;
+  // Incremental parts of a key's state (the samples of a sliding buffer,
+  // each written once): appends `bytes` to part record (part, chunk) of
+  // `key`; ErasePartsBelow drops its records (part, c < below). An empty
+  // Put erases the key's parts too. RestoreKey receives them packed.
+  virtual void AppendPart(KeyId key, uint8_t part, uint64_t chunk, std::string_view bytes) = 0;
+  virtual void ErasePartsBelow(KeyId key, uint8_t part, uint64_t below) = 0;
 };
 
 class RuleShard {
@@ -80,9 +86,13 @@ class RuleShard {
   // (incremental checkpoints); shard thread, between events.
   virtual void SaveChanged(KeyStateWriter& w) noexcept {}
   // Recovery, before the pipeline starts: the state SaveChanged wrote for
-  // `key`, which has slot `slot` on this shard now. False when the blob
-  // cannot be read (the key then starts fresh).
-  virtual bool RestoreKey(KeyId key, uint32_t slot, std::string_view state) noexcept { return false; }
+  // `key`, which has slot `slot` on this shard now, and its part records
+  // (StateStore::ForEachPart format; empty when none). False when they
+  // cannot be read (the key then starts fresh). May run on a thread other
+  // than the shard's (never concurrently with it).
+  virtual bool RestoreKey(KeyId key, uint32_t slot, std::string_view state, std::string_view parts) noexcept {
+    return false;
+  }
   // After the last RestoreKey: rebuilds timers (deadlines, window ends) and
   // next_deadline(). Returns the number of keys with an open alert.
   virtual size_t FinishRestore() noexcept { return 0; }

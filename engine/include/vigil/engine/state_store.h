@@ -12,8 +12,12 @@
 //   "\x03" source-name               StoredSource (clock, position)
 //   "\x04progress"                   StoredProgress
 //   "\x10" bytes(rule) bytes(v)...   a key's state blob (state_header.h first)
-// where bytes(x) is a 32-bit length and x. A checkpoint is one WriteBatch,
-// written with sync.
+//   <that key> ff ff ff ff part chunk a part record of the key (u8 part, u64
+//                                    big-endian chunk): appended to by merges
+// where bytes(x) is a 32-bit length and x. Part records hold what a rule
+// writes incrementally (the samples of a sliding buffer, each written
+// once); they sort right after their key's state blob. A checkpoint is one
+// WriteBatch (see Commit).
 //
 // Thread-safety: RocksDB's: reads and Commit may run on different threads;
 // Batch is single-threaded.
@@ -77,8 +81,10 @@ class StateStore {
   Result<std::optional<StoredProgress>> Progress() const;
   // Calls fn(rule, key values, state blob) for every stored key state, in
   // key order; fn returns false to stop.
-  using KeyVisitor =
-      std::function<bool(std::string_view rule, const std::vector<std::string>& values, std::string_view blob)>;
+  // `parts` packs the key's part records in order: for each, u8 part, u64
+  // chunk, bytes(value) (see ForEachPart); empty when it has none.
+  using KeyVisitor = std::function<bool(std::string_view rule, const std::vector<std::string>& values,
+                                        std::string_view blob, std::string_view parts)>;
   Status ForEachKey(const KeyVisitor& fn, std::string_view only_rule = {}) const;
   // Number of key states of `rule`.
   Result<uint64_t> CountKeys(std::string_view rule) const;
@@ -95,8 +101,14 @@ class StateStore {
     ~Batch();
     Batch(Batch&&) noexcept;
     Batch& operator=(Batch&&) noexcept;
-    // An empty blob erases the key's state.
+    // An empty blob erases the key's state and its parts.
     void PutKey(std::string_view rule, const std::vector<std::string>& values, std::string_view blob);
+    // Appends `bytes` to the key's part record (part, chunk).
+    void AppendPart(std::string_view rule, const std::vector<std::string>& values, uint8_t part, uint64_t chunk,
+                    std::string_view bytes);
+    // Deletes the key's part records (part, c) with c < `below`.
+    void ErasePartsBelow(std::string_view rule, const std::vector<std::string>& values, uint8_t part,
+                         uint64_t below);
     void PutSource(const StoredSource& source);
     void PutProgress(const StoredProgress& progress);
     // Appends the writes of `other` after this batch's (later ones win).
@@ -118,7 +130,12 @@ class StateStore {
 
   // Key encoding, exposed for tests and tools.
   static std::string StateKey(std::string_view rule, const std::vector<std::string>& values);
+  // False for anything but a key-state record (part records included).
   static bool DecodeStateKey(std::string_view key, std::string* rule, std::vector<std::string>* values);
+  // Calls fn(part, chunk, value) for each record packed in `parts`; false
+  // when `parts` is malformed.
+  static bool ForEachPart(std::string_view parts,
+                          const std::function<void(uint8_t part, uint64_t chunk, std::string_view value)>& fn);
 
  private:
   struct Impl;
