@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.ccache}
+# Paths relative to the checkout: a fresh clone (CI) reuses the cache.
+export CCACHE_BASEDIR=$PWD
 if [ "${1:-}" = "--sanitize" ]; then
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIGIL_SANITIZE=ON -DVIGIL_BUILD_TESTS=ON -DVIGIL_BUILD_BENCH=OFF >/dev/null
   cmake --build build-asan -j"$(nproc)"

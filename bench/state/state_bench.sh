@@ -6,8 +6,9 @@
 #      checkpoint;
 #   2. throughput at full speed, checkpointing every second vs only at the
 #      end (checkpoint_interval 1h), same data, alternated 3 times, medians;
-#   3. restart time with 1,000,000 keys of state: after a clean stop (the
-#      memtable flushed) and after kill -9 (RocksDB replays its log).
+#   3. restart time, launch to processing resumed, with 500,000 and
+#      1,000,000 devices (each with state in 2-3 rules): after a clean stop
+#      and after kill -9.
 #   bench/state/state_bench.sh [SHARDS]     (default 2)
 # Data in ${VIGIL_BENCH_DATA:-/tmp/vigil-bench}; needs build/vigil.
 set -euo pipefail
@@ -28,7 +29,7 @@ gen() {  # gen NAME ARGS...
   echo "$f"
 }
 keys100k=$(gen state-100k-keys --devices 100000 --period 500ms --duration 30s)
-keys1m=$(gen state-1m-keys --devices 1000000 --period 1s --count 1000000)
+keys100k_long=$(gen state-100k-keys-60s --devices 100000 --period 500ms --duration 60s)
 
 rules() {  # rules DIR INPUT INTERVAL
   cat > "$1/rules.yaml" <<YAML
@@ -80,10 +81,10 @@ PY
 )
 grep -h "fed\|stopped after" "$d/run.log" | sed 's/^/   /'
 
-echo "== 2. throughput loss from checkpointing: $(wc -l < "$keys100k") messages, 100,000 keys, full speed"
+echo "== 2. throughput loss from checkpointing: $(wc -l < "$keys100k_long") messages, 100,000 keys, full speed"
 for run in 1 2 3; do
   for mode in 1s 1h; do
-    d=$work/speed-$mode-$run && mkdir -p "$d" && rules "$d" "$keys100k" "$mode"
+    d=$work/speed-$mode-$run && mkdir -p "$d" && rules "$d" "$keys100k_long" "$mode"
     ( cd "$d" && "$vigil" run rules.yaml 2> run.log >/dev/null )
     msgs=$(sed -n 's/.*stopped after \([0-9]*\) messages.*/\1/p' "$d/run.log")
     secs=$(sed -n 's/.* alerts in \([0-9.]*\) s.*/\1/p' "$d/run.log")
@@ -101,21 +102,33 @@ print(f"   median: {with_cp/1e6:.3f} M events/s checkpointing every second, {wit
       f"loss {100*(1-with_cp/without):.1f}%")
 PY
 
-echo "== 3. restart time with 1,000,000 keys of state"
-d=$work/restart && mkdir -p "$d" && rules "$d" "$keys1m" 1s
-( cd "$d" && "$vigil" run rules.yaml 2> run1.log >/dev/null )
-echo "   state: $("$vigil" state inspect "$d/state" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(r["keys"] for r in d["rules"]), "key states")'), $(du -sh "$d/state/db" | cut -f1) on disk"
-( cd "$d" && "$vigil" run rules.yaml 2> run2.log >/dev/null )
-echo "   after a clean stop: $(sed -n 's/.*\(state restored in [0-9.]* s\).*/\1/p' "$d/run2.log") ($(grep -o 'restored [0-9]* key states' "$d/run2.log"))"
-# kill -9 while the whole input sits in the log, unflushed: follow mode, killed once the position reached the end.
-d=$work/restart-crash && mkdir -p "$d" && rules "$d" "$keys1m" 1s
-sed -i 's/follow: false/follow: true/' "$d/rules.yaml"
-size=$(stat -c %s "$keys1m")
-( cd "$d" && exec "$vigil" run rules.yaml 2> run1.log >/dev/null ) & pid=$!
-until [ -d "$d/state/db" ] && "$vigil" state inspect "$d/state" 2>/dev/null | grep -q "\"position\":\"file1 $size:"; do sleep 0.2; done
-kill -9 $pid; wait $pid 2>/dev/null || true
-echo "   WAL to replay: $(du -ch "$d"/state/db/*.log | tail -1 | cut -f1)"
-( cd "$d" && exec "$vigil" run rules.yaml 2> run2.log >/dev/null ) & pid=$!
-until grep -q "restored" "$d/run2.log" 2>/dev/null; do sleep 0.05; done
-kill -TERM $pid; wait $pid 2>/dev/null || true
-echo "   after kill -9: $(sed -n 's/.*\(state restored in [0-9.]* s\).*/\1/p' "$d/run2.log") ($(grep -o 'restored [0-9]* key states' "$d/run2.log"))"
+# resume DIR: starts `vigil run` in DIR and prints the seconds from launch to
+# the "restored" log line (RocksDB open + reading and deserializing every
+# key state: the moment processing resumes), then stops it.
+resume() {
+  local dir=$1 t0 t1 pid
+  t0=$(date +%s.%N)
+  ( cd "$dir" && exec "$vigil" run rules.yaml 2> run2.log >/dev/null ) & pid=$!
+  until grep -q "restored" "$dir/run2.log" 2>/dev/null; do sleep 0.02; done
+  t1=$(date -d "$(grep -m1 restored "$dir/run2.log" | cut -d' ' -f1)" +%s.%N)
+  kill -TERM $pid; wait $pid 2>/dev/null || true
+  echo "$(python3 -c "print(f'{$t1 - $t0:.2f}')") s to resume ($(grep -o 'restored [0-9]* key states' "$dir/run2.log"))"
+}
+
+echo "== 3. restart time (launch to processing resumed)"
+for devices in 500000 1000000; do
+  data=$(gen "state-restart-$devices" --devices "$devices" --period 1s --count "$devices")
+  d=$work/restart-$devices && mkdir -p "$d" && rules "$d" "$data" 1s
+  ( cd "$d" && "$vigil" run rules.yaml 2> run1.log >/dev/null )
+  echo "   $devices devices: $("$vigil" state inspect "$d/state" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(r["keys"] for r in d["rules"]), "key states")'), $(du -sh "$d/state/db" | cut -f1) on disk"
+  echo "     after a clean stop: $(resume "$d")"
+  # kill -9 with the whole input processed and checkpointed but not stopped
+  # (follow mode: windows stay open, so more state): no clean-stop compaction.
+  c=$work/restart-crash-$devices && mkdir -p "$c" && rules "$c" "$data" 1s
+  sed -i 's/follow: false/follow: true/' "$c/rules.yaml"
+  size=$(stat -c %s "$data")
+  ( cd "$c" && exec "$vigil" run rules.yaml 2> run1.log >/dev/null ) & pid=$!
+  until [ -d "$c/state/db" ] && "$vigil" state inspect "$c/state" 2>/dev/null | grep -q "\"position\":\"file1 $size:"; do sleep 0.2; done
+  kill -9 $pid; wait $pid 2>/dev/null || true
+  echo "     after kill -9: $(resume "$c")"
+done

@@ -148,7 +148,11 @@ class EventRuleShard final : public RuleShard {
       if (!st.known || st.phase != Phase::kOk || st.last_ts >= cutoff) continue;
       st = KeyState{};
       if (slot < aggs_by_slot_.size() && aggs_by_slot_[slot]) {
-        dirty_.push_back({slot, aggs_by_slot_[slot]->key});  // erase its checkpointed buffers
+        const AggState& a = *aggs_by_slot_[slot];
+        for (size_t i = 0; i < a.saved.size(); ++i) {
+          if (a.saved[i].in_parts) erased_parts_.push_back({a.key, static_cast<uint8_t>(i)});
+        }
+        dirty_.push_back({slot, a.key});  // erase its checkpointed buffers
         aggs_by_slot_[slot].reset();
       }
       --keys_;
@@ -162,6 +166,8 @@ class EventRuleShard final : public RuleShard {
   // ewma in the rule's order. A key in OK state without aggregates keeps
   // nothing (a fresh state is the same).
   void SaveChanged(KeyStateWriter& w) noexcept override {
+    for (const auto& [key, part] : erased_parts_) w.ErasePartsBelow(key, part, UINT64_MAX);
+    erased_parts_.clear();
     std::string blob;
     for (const auto& [slot, key] : dirty_) {
       KeyState& st = states_.Get(slot);
@@ -378,6 +384,7 @@ class EventRuleShard final : public RuleShard {
   size_t keys_ = 0;
   uint32_t slot_end_ = 0;  // one past the highest slot seen
   std::vector<std::pair<uint32_t, KeyId>> dirty_;  // (slot, key) changed since the last checkpoint
+  std::vector<std::pair<KeyId, uint8_t>> erased_parts_;  // part records of evicted keys, to erase
   size_t firing_restored_ = 0;
 };
 

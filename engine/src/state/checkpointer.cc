@@ -168,7 +168,9 @@ Status Checkpointer::CommitFinal(StoredProgress progress, std::vector<StoredSour
   }
   Status st = Write(progress, sources, begun);
   if (!st.ok()) return st;
-  return store_->Flush();
+  st = store_->Flush();
+  if (!st.ok()) return st;
+  return store_->Compact();
 }
 
 Checkpointer::Durations Checkpointer::durations() const {

@@ -7,6 +7,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "vigil/engine/codec.h"
@@ -132,11 +133,9 @@ StateStore::Batch& StateStore::Batch::operator=(Batch&&) noexcept = default;
 void StateStore::Batch::PutKey(std::string_view rule, const std::vector<std::string>& values, std::string_view blob) {
   const std::string key = StateKey(rule, values);
   if (blob.empty()) {
+    // Part records are erased by ErasePartsBelow: a range deletion per
+    // erased key would cost every later read and compaction.
     (void)impl_->batch.Delete(key);
-    // Its part records: [key ff ff ff ff, key ff ff ff ff ff).
-    std::string begin = key + std::string(kPartMarker, 4);
-    std::string end = begin + "\xff";
-    (void)impl_->batch.DeleteRange(begin, end);
   } else {
     (void)impl_->batch.Put(key, ToSlice(blob));
   }
@@ -461,6 +460,13 @@ Status StateStore::Flush() {
   rocksdb::FlushOptions fo;
   fo.wait = true;
   return FromRocks(impl_->db->Flush(fo), path_);
+}
+
+Status StateStore::Compact() {
+  std::string l0;
+  if (!impl_->db->GetProperty("rocksdb.num-files-at-level0", &l0) || std::atoi(l0.c_str()) < 2) return Status::Ok();
+  rocksdb::CompactRangeOptions o;
+  return FromRocks(impl_->db->CompactRange(o, nullptr, nullptr), path_);
 }
 
 }  // namespace vigil

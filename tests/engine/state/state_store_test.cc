@@ -130,7 +130,9 @@ TEST_F(StateStoreTest, PartsAreAppendedErasedAndFollowTheirKey) {
   EXPECT_EQ(keys["r|a#1.0"], "t1");
   EXPECT_EQ(keys["r|b"], "main-b");
   StateStore::Batch d;
-  d.PutKey("r", {"a"}, "");  // erasing the key erases its parts
+  d.ErasePartsBelow("r", {"a"}, 0, UINT64_MAX);  // what a rule erasing a key with parts does
+  d.ErasePartsBelow("r", {"a"}, 1, UINT64_MAX);
+  d.PutKey("r", {"a"}, "");
   ASSERT_TRUE((*store)->Commit(d).ok());
   keys = Keys(**store);
   EXPECT_EQ(keys.size(), 1u) << keys.begin()->first;

@@ -58,8 +58,9 @@ class KeyStateWriter {
   virtual void Put(KeyId key, std::string_view state) = 0;
   // Incremental parts of a key's state (the samples of a sliding buffer,
   // each written once): appends `bytes` to part record (part, chunk) of
-  // `key`; ErasePartsBelow drops its records (part, c < below). An empty
-  // Put erases the key's parts too. RestoreKey receives them packed.
+  // `key`; ErasePartsBelow drops its records (part, c < below); a rule
+  // that erases a key with parts erases them too (UINT64_MAX). RestoreKey
+  // receives them packed.
   virtual void AppendPart(KeyId key, uint8_t part, uint64_t chunk, std::string_view bytes) = 0;
   virtual void ErasePartsBelow(KeyId key, uint8_t part, uint64_t below) = 0;
 };

@@ -101,7 +101,7 @@ class StateStore {
     ~Batch();
     Batch(Batch&&) noexcept;
     Batch& operator=(Batch&&) noexcept;
-    // An empty blob erases the key's state and its parts.
+    // An empty blob erases the key's state (not its parts: ErasePartsBelow).
     void PutKey(std::string_view rule, const std::vector<std::string>& values, std::string_view blob);
     // Appends `bytes` to the key's part record (part, chunk).
     void AppendPart(std::string_view rule, const std::vector<std::string>& values, uint8_t part, uint64_t chunk,
@@ -127,6 +127,9 @@ class StateStore {
   // Flushes the memtable to SST files, so the next open has no log to
   // replay (clean shutdown: restart time).
   Status Flush();
+  // Merges the level-0 files (one per large checkpoint) when there are
+  // several, so the next start reads each key once (clean shutdown).
+  Status Compact();
 
   // Key encoding, exposed for tests and tools.
   static std::string StateKey(std::string_view rule, const std::vector<std::string>& values);
