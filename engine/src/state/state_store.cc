@@ -316,36 +316,35 @@ StateStore::~StateStore() {
   if (impl_ && impl_->db) (void)impl_->db->Close();
 }
 
+Status StateStore::ScanPrefix(char prefix, const std::function<bool(std::string_view name, std::string_view value)>& fn,
+                              const char* what) const {
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
+  const std::string p(1, prefix);
+  for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
+    const std::string_view name = ToView(it->key()).substr(1);
+    if (!fn(name, ToView(it->value()))) {
+      return Status::Corruption(path_ + ": unreadable " + what + " record '" + std::string(name) + "'");
+    }
+  }
+  return FromRocks(it->status(), path_);
+}
+
 Result<std::vector<StoredRule>> StateStore::Rules() const {
   std::vector<StoredRule> out;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
-  const std::string prefix(1, kRulePrefix);
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    StoredRule r;
-    const std::string_view key = ToView(it->key());
-    if (!DecodeRule(key.substr(1), ToView(it->value()), &r)) {
-      return Status::Corruption(path_ + ": unreadable rule record '" + std::string(key.substr(1)) + "'");
-    }
-    out.push_back(std::move(r));
-  }
-  Status st = FromRocks(it->status(), path_);
+  Status st = ScanPrefix(kRulePrefix, [&out](std::string_view name, std::string_view value) {
+    out.emplace_back();
+    return DecodeRule(name, value, &out.back());
+  }, "rule");
   if (!st.ok()) return st;
   return out;
 }
 
 Result<std::vector<StoredSource>> StateStore::Sources() const {
   std::vector<StoredSource> out;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
-  const std::string prefix(1, kSourcePrefix);
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    StoredSource s;
-    const std::string_view key = ToView(it->key());
-    if (!DecodeSource(key.substr(1), ToView(it->value()), &s)) {
-      return Status::Corruption(path_ + ": unreadable source record '" + std::string(key.substr(1)) + "'");
-    }
-    out.push_back(std::move(s));
-  }
-  Status st = FromRocks(it->status(), path_);
+  Status st = ScanPrefix(kSourcePrefix, [&out](std::string_view name, std::string_view value) {
+    out.emplace_back();
+    return DecodeSource(name, value, &out.back());
+  }, "source");
   if (!st.ok()) return st;
   return out;
 }

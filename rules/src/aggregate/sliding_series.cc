@@ -361,6 +361,27 @@ size_t SlidingSeries::MemoryBytes() const {
 // f64 value) in arrival order, then the running sums (f64 sum, sum comp,
 // sum of magnitudes, shift, shifted sum, comp, shifted squares, comp) and
 // u64 removals since the last recompute. Deques, sorted values and changes are rebuilt.
+// The running sums, which are not a function of the samples alone (they
+// carry the rounding of every add and remove since the last recompute).
+void SlidingSeries::PutAccumulators(std::string* out) const {
+  PutDouble(out, sum_.sum);
+  PutDouble(out, sum_.comp);
+  PutDouble(out, abs_sum_);
+  PutDouble(out, shift_);
+  PutDouble(out, shifted_sum_.sum);
+  PutDouble(out, shifted_sum_.comp);
+  PutDouble(out, shifted_squares_.sum);
+  PutDouble(out, shifted_squares_.comp);
+  PutFixed64(out, removals_since_recompute_);
+}
+
+bool SlidingSeries::GetAccumulators(Decoder* dec) {
+  return dec->GetDouble(&sum_.sum) && dec->GetDouble(&sum_.comp) && dec->GetDouble(&abs_sum_) &&
+         dec->GetDouble(&shift_) && dec->GetDouble(&shifted_sum_.sum) && dec->GetDouble(&shifted_sum_.comp) &&
+         dec->GetDouble(&shifted_squares_.sum) && dec->GetDouble(&shifted_squares_.comp) &&
+         dec->GetFixed64(&removals_since_recompute_);
+}
+
 void SlidingSeries::Serialize(std::string* out) const {
   out->reserve(out->size() + 1 + 8 + 4 + 8 + size() * kSampleBytes + 8 * 8 + 8);
   PutFixed8(out, kSerialVersion);
@@ -371,15 +392,7 @@ void SlidingSeries::Serialize(std::string* out) const {
     PutInt64(out, At(seq).ts);
     PutDouble(out, At(seq).value);
   }
-  PutDouble(out, sum_.sum);
-  PutDouble(out, sum_.comp);
-  PutDouble(out, abs_sum_);
-  PutDouble(out, shift_);
-  PutDouble(out, shifted_sum_.sum);
-  PutDouble(out, shifted_sum_.comp);
-  PutDouble(out, shifted_squares_.sum);
-  PutDouble(out, shifted_squares_.comp);
-  PutFixed64(out, removals_since_recompute_);
+  PutAccumulators(out);
 }
 
 bool SlidingSeries::Deserialize(std::string_view in) {
@@ -400,12 +413,7 @@ bool SlidingSeries::Deserialize(std::string_view in) {
     if (!dec.GetInt64(&ts) || !dec.GetDouble(&v) || std::isnan(v)) return false;
     restored.Add(ts, v);
   }
-  bool ok = dec.GetDouble(&restored.sum_.sum) && dec.GetDouble(&restored.sum_.comp) &&
-            dec.GetDouble(&restored.abs_sum_) && dec.GetDouble(&restored.shift_) && dec.GetDouble(&restored.shifted_sum_.sum) &&
-            dec.GetDouble(&restored.shifted_sum_.comp) && dec.GetDouble(&restored.shifted_squares_.sum) &&
-            dec.GetDouble(&restored.shifted_squares_.comp) &&
-            dec.GetFixed64(&restored.removals_since_recompute_);
-  if (!ok || !dec.AtEnd()) return false;
+  if (!restored.GetAccumulators(&dec) || !dec.AtEnd()) return false;
   *this = std::move(restored);
   return true;
 }
@@ -420,15 +428,7 @@ void SlidingSeries::SerializeSummary(std::string* out) const {
   PutFixed32(out, kinds_);
   PutFixed64(out, head_);
   PutFixed64(out, tail_);
-  PutDouble(out, sum_.sum);
-  PutDouble(out, sum_.comp);
-  PutDouble(out, abs_sum_);
-  PutDouble(out, shift_);
-  PutDouble(out, shifted_sum_.sum);
-  PutDouble(out, shifted_sum_.comp);
-  PutDouble(out, shifted_squares_.sum);
-  PutDouble(out, shifted_squares_.comp);
-  PutFixed64(out, removals_since_recompute_);
+  PutAccumulators(out);
 }
 
 void SlidingSeries::AppendSamples(uint64_t from_seq, uint64_t to_seq, std::string* out) const {
@@ -469,12 +469,7 @@ bool SlidingSeries::Restore(std::string_view summary, std::string_view samples) 
     if (!in.GetInt64(&ts) || !in.GetDouble(&v) || std::isnan(v)) return false;
     restored.Add(ts, v);
   }
-  bool ok = dec.GetDouble(&restored.sum_.sum) && dec.GetDouble(&restored.sum_.comp) &&
-            dec.GetDouble(&restored.abs_sum_) && dec.GetDouble(&restored.shift_) &&
-            dec.GetDouble(&restored.shifted_sum_.sum) && dec.GetDouble(&restored.shifted_sum_.comp) &&
-            dec.GetDouble(&restored.shifted_squares_.sum) && dec.GetDouble(&restored.shifted_squares_.comp) &&
-            dec.GetFixed64(&restored.removals_since_recompute_);
-  if (!ok || !dec.AtEnd() || restored.tail_ != tail) return false;
+  if (!restored.GetAccumulators(&dec) || !dec.AtEnd() || restored.tail_ != tail) return false;
   *this = std::move(restored);
   return true;
 }

@@ -17,6 +17,7 @@
 
 #include "aggregate/agg_kind.h"
 #include "aggregate/agg_math.h"
+#include "vigil/engine/codec.h"
 
 namespace vigil::rules {
 
@@ -119,6 +120,8 @@ class SlidingSeries {
   void MaybeRecenter();
   void MaybeShrink();
   double ScanValue(AggKind kind) const;
+  void PutAccumulators(std::string* out) const;
+  bool GetAccumulators(Decoder* dec);
 
   int64_t window_ms_;
   AggMask kinds_;

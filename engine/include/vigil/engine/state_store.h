@@ -143,6 +143,9 @@ class StateStore {
  private:
   struct Impl;
   StateStore(std::string path, std::unique_ptr<Impl> impl);
+  // Calls fn(name, value) for each record of type `prefix`; fn false: corrupt.
+  Status ScanPrefix(char prefix, const std::function<bool(std::string_view name, std::string_view value)>& fn,
+                    const char* what) const;
   std::string path_;
   std::unique_ptr<Impl> impl_;
 };
