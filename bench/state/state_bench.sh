@@ -100,6 +100,11 @@ for line in open(sys.argv[1]):
 with_cp, without = statistics.median(runs["1s"]), statistics.median(runs["1h"])
 print(f"   median: {with_cp/1e6:.3f} M events/s checkpointing every second, {without/1e6:.3f} M events/s without: "
       f"loss {100*(1-with_cp/without):.1f}%")
+# Other tenants only ever slow a run down: the best run of each mode is the
+# least disturbed estimate of its speed.
+best_cp, best_without = max(runs["1s"]), max(runs["1h"])
+print(f"   best of {len(runs['1s'])}: {best_cp/1e6:.3f} vs {best_without/1e6:.3f} M events/s: "
+      f"loss {100*(1-best_cp/best_without):.1f}%")
 PY
 
 # resume DIR: starts `vigil run` in DIR and prints the seconds from launch to

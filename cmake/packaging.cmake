@@ -1,0 +1,28 @@
+# Installation layout and the Debian package (CPack).
+#   cmake --install build --prefix /usr      binary, public headers, docs, examples, systemd unit
+#   (cd build && cpack -G DEB)               vigil_<version>_<arch>.deb with its Debian dependencies
+include(GNUInstallDirs)
+
+install(TARGETS vigil RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/vigil DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+        FILES_MATCHING PATTERN "*.h" PATTERN "*.hpp")
+install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+# The unit runs /usr/bin/vigil: only meaningful for a /usr install (the package).
+install(FILES ${PROJECT_SOURCE_DIR}/examples/systemd/vigil.service DESTINATION lib/systemd/system)
+
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME vigil)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_VENDOR "vigil")
+set(CPACK_PACKAGE_CONTACT "vigil maintainers <vigil@localhost>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "stream-processing rules engine for sensor data")
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION misc)
+# The shared libraries the binary links (Debian 12 package names; checked by
+# tests/packaging/package_test.sh against ldd of the installed binary).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS
+    "librocksdb7.8, libsimdjson14, libyaml-cpp0.7, libprometheus-cpp-core1.0, libcivetweb1, libstdc++6, libc6")
+include(CPack)
