@@ -5,6 +5,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <string>
@@ -49,21 +50,30 @@ void AddValue(MetricFamily* f, std::vector<ClientMetric::Label> labels, double v
   f->metric.push_back(std::move(m));
 }
 
-void AddHistogram(MetricFamily* f, const LatencyHistogram& h) {
+// One histogram: `cumulative[i]` observations at most `bounds[i]`, then +Inf.
+void AddBuckets(MetricFamily* f, const double* bounds, const uint64_t* cumulative, size_t n, uint64_t count,
+                double sum) {
   ClientMetric m;
-  for (double bound : kLatencyBuckets) {
+  for (size_t i = 0; i < n; ++i) {
     ClientMetric::Bucket b;
-    b.upper_bound = bound;
-    b.cumulative_count = h.CountAtMost(static_cast<uint64_t>(bound * 1e9));
+    b.upper_bound = bounds[i];
+    b.cumulative_count = cumulative[i];
     m.histogram.bucket.push_back(b);
   }
   ClientMetric::Bucket inf;
   inf.upper_bound = std::numeric_limits<double>::infinity();
-  inf.cumulative_count = h.Count();
+  inf.cumulative_count = count;
   m.histogram.bucket.push_back(inf);
-  m.histogram.sample_count = h.Count();
-  m.histogram.sample_sum = static_cast<double>(h.SumNs()) / 1e9;
+  m.histogram.sample_count = count;
+  m.histogram.sample_sum = sum;
   f->metric.push_back(std::move(m));
+}
+
+void AddHistogram(MetricFamily* f, const LatencyHistogram& h) {
+  constexpr size_t n = std::size(kLatencyBuckets);
+  uint64_t cumulative[n];
+  for (size_t i = 0; i < n; ++i) cumulative[i] = h.CountAtMost(static_cast<uint64_t>(kLatencyBuckets[i] * 1e9));
+  AddBuckets(f, kLatencyBuckets, cumulative, n, h.Count(), static_cast<double>(h.SumNs()) / 1e9);
 }
 
 }  // namespace
@@ -171,24 +181,11 @@ void Engine::AddCheckpointMetrics(std::vector<prometheus::MetricFamily>* familie
   MetricFamily bytes = Family("vigil_checkpoint_last_bytes", "Bytes written by the last durable checkpoint.",
                               MetricType::Gauge);
   const Checkpointer* c = live_checkpointer_;
-  ClientMetric m;
   Checkpointer::Durations d;
   if (c != nullptr) d = c->durations();
-  uint64_t cumulative = 0;
-  for (size_t b = 0; b < d.bounds.size(); ++b) {
-    cumulative += d.buckets[b];
-    ClientMetric::Bucket bucket;
-    bucket.upper_bound = d.bounds[b];
-    bucket.cumulative_count = cumulative;
-    m.histogram.bucket.push_back(bucket);
-  }
-  ClientMetric::Bucket inf;
-  inf.upper_bound = std::numeric_limits<double>::infinity();
-  inf.cumulative_count = d.count;
-  m.histogram.bucket.push_back(inf);
-  m.histogram.sample_count = d.count;
-  m.histogram.sample_sum = d.sum;
-  duration.metric.push_back(std::move(m));
+  std::vector<uint64_t> cumulative(d.bounds.size());
+  for (size_t b = 0; b < d.bounds.size(); ++b) cumulative[b] = (b ? cumulative[b - 1] : 0) + d.buckets[b];
+  AddBuckets(&duration, d.bounds.data(), cumulative.data(), d.bounds.size(), d.count, d.sum);
   AddValue(&last, {}, c != nullptr ? c->last_success_seconds() : 0);
   AddValue(&total, {{"result", "ok"}}, c != nullptr ? static_cast<double>(c->succeeded()) : 0);
   AddValue(&total, {{"result", "failed"}}, c != nullptr ? static_cast<double>(c->failed()) : 0);
