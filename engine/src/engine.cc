@@ -454,7 +454,6 @@ Status Engine::RestoreState(Pipeline* pipeline, KeyTable* keys, Router* router, 
   }
   dispatcher->RestoreActive(pipeline->FinishRestore(start_ts, watermark));
   router->Restore(start_ts, watermark);
-  if (start_ts != kMinTime) pipeline->SetStart(start_ts);
 
   Result<std::vector<StoredSource>> positions = store.Sources();
   if (!positions.ok()) return positions.status();

@@ -99,7 +99,6 @@ Status Checkpointer::Write(const StoredProgress& progress, const std::vector<Sto
   p.written_ms = static_cast<int64_t>(WallNowSeconds() * 1000);
   pending_.PutProgress(p);
   const size_t bytes = pending_.bytes();
-  const size_t count = pending_.count();
   Status st = store_->Commit(pending_);
   if (!st.ok()) {
     failed_.fetch_add(1, std::memory_order_relaxed);
@@ -111,7 +110,6 @@ Status Checkpointer::Write(const StoredProgress& progress, const std::vector<Sto
   last_bytes_.store(bytes, std::memory_order_relaxed);
   total_bytes_.fetch_add(bytes, std::memory_order_relaxed);
   if (took > max_duration_s_.load(std::memory_order_relaxed)) max_duration_s_.store(took, std::memory_order_relaxed);
-  last_keys_.store(count > sources.size() + 1 ? count - sources.size() - 1 : 0, std::memory_order_relaxed);
   last_success_s_.store(WallNowSeconds(), std::memory_order_relaxed);
   succeeded_.fetch_add(1, std::memory_order_relaxed);
   {

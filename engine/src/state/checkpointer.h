@@ -55,7 +55,6 @@ class Checkpointer final : public CheckpointListener {
   double last_success_seconds() const { return last_success_s_.load(std::memory_order_relaxed); }
   double last_duration_seconds() const { return last_duration_s_.load(std::memory_order_relaxed); }
   uint64_t last_bytes() const { return last_bytes_.load(std::memory_order_relaxed); }
-  uint64_t last_keys() const { return last_keys_.load(std::memory_order_relaxed); }
   uint64_t total_bytes() const { return total_bytes_.load(std::memory_order_relaxed); }
   double max_duration_seconds() const { return max_duration_s_.load(std::memory_order_relaxed); }
   // Checkpoint durations (sum, count, buckets), for the histogram.
@@ -93,7 +92,7 @@ class Checkpointer final : public CheckpointListener {
   StateStore::Batch pending_;  // state changes not yet durable (failed checkpoints carry over)
   std::thread thread_;
 
-  std::atomic<uint64_t> succeeded_{0}, failed_{0}, last_bytes_{0}, last_keys_{0}, total_bytes_{0};
+  std::atomic<uint64_t> succeeded_{0}, failed_{0}, last_bytes_{0}, total_bytes_{0};
   std::atomic<double> last_success_s_{0}, last_duration_s_{0}, max_duration_s_{0};
   mutable std::mutex hist_mu_;
   Durations durations_;
