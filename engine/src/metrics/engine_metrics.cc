@@ -102,7 +102,7 @@ std::string Engine::MetricsText() const {
       AddValue(&rejected, {{"reason", RejectReasonName(static_cast<RejectReason>(r))}, {"source", name}},
                static_cast<double>(source_counters_[i].rejected[r].Get()));
     }
-    AddValue(&connected, {{"source", name}}, live_pipeline_ != nullptr ? 1 : 0);
+    AddValue(&connected, {{"source", name}}, live_pipeline_ != nullptr && sources_[i]->connected() ? 1 : 0);
     AddValue(&late, {{"source", name}},
              live_pipeline_ != nullptr ? static_cast<double>(live_pipeline_->LateEvents(static_cast<uint32_t>(i))) : 0);
   }
@@ -165,6 +165,7 @@ std::string Engine::MetricsText() const {
     families.push_back(std::move(*f));
   }
   AddCheckpointMetrics(&families);
+  AddBridgeMetrics(&families);
   for (auto& f : ProcessMetrics(start_time_seconds_)) families.push_back(std::move(f));
   return prometheus::TextSerializer().Serialize(families);
 }
@@ -191,6 +192,27 @@ void Engine::AddCheckpointMetrics(std::vector<prometheus::MetricFamily>* familie
   AddValue(&total, {{"result", "failed"}}, c != nullptr ? static_cast<double>(c->failed()) : 0);
   AddValue(&bytes, {}, c != nullptr ? static_cast<double>(c->last_bytes()) : 0);
   for (auto* f : {&duration, &last, &total, &bytes}) families->push_back(std::move(*f));
+}
+
+// Samples the sources and sinks report (Kafka lag, outbox depth...),
+// grouped by name into families in order of first appearance.
+void Engine::AddBridgeMetrics(std::vector<prometheus::MetricFamily>* families) const {
+  std::vector<BridgeMetric> samples;
+  for (const auto& s : sources_) s->ReportMetrics(&samples);
+  for (const auto& s : sinks_) s->ReportMetrics(&samples);
+  std::map<std::string, size_t> index;
+  std::vector<MetricFamily> grouped;
+  for (auto& b : samples) {
+    auto [it, added] = index.emplace(b.name, grouped.size());
+    if (added) {
+      grouped.push_back(Family(b.name.c_str(), b.help.c_str(),
+                               b.type == BridgeMetric::Type::kCounter ? MetricType::Counter : MetricType::Gauge));
+    }
+    std::vector<ClientMetric::Label> labels;
+    for (auto& [k, v] : b.labels) labels.push_back(ClientMetric::Label{k, v});
+    AddValue(&grouped[it->second], std::move(labels), b.value);
+  }
+  for (auto& f : grouped) families->push_back(std::move(f));
 }
 
 std::string Engine::RuleCountersJson() const {

@@ -126,6 +126,7 @@ class Engine {
   StoredProgress Progress(const Router& router, uint64_t id) const;
   std::vector<StoredSource> Positions(const Router& router) const;
   void AddCheckpointMetrics(std::vector<prometheus::MetricFamily>* families) const;
+  void AddBridgeMetrics(std::vector<prometheus::MetricFamily>* families) const;
   Schema schema_;
   std::unique_ptr<TagInterner> tags_;
   std::vector<std::shared_ptr<const Rule>> rules_;

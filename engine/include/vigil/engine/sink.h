@@ -4,7 +4,10 @@
 
 #include <string>
 
+#include <vector>
+
 #include "vigil/engine/alert.h"
+#include "vigil/engine/bridge_metric.h"
 #include "vigil/engine/key_table.h"
 #include "vigil/engine/rule.h"
 #include "vigil/engine/status.h"
@@ -32,6 +35,8 @@ class Sink {
   // with an outbox persists it): called before each checkpoint is written,
   // which must not cover an alert a crash could still lose.
   virtual Status Sync() { return Flush(); }
+  // Extra samples for /metrics (e.g. vigil_outbox_depth{sink}), any thread.
+  virtual void ReportMetrics(std::vector<BridgeMetric>* out) const {}
 };
 
 }  // namespace vigil

@@ -11,7 +11,9 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "vigil/engine/bridge_metric.h"
 #include "vigil/engine/message.h"
 #include "vigil/engine/schema.h"
 #include "vigil/engine/status.h"
@@ -54,6 +56,12 @@ class Source {
   // The checkpoint holding Position() `position` is durable (a Kafka source
   // commits its offsets here). Router thread.
   virtual void OnCheckpointDurable(std::string_view position) {}
+
+  // Supervision, any thread (read atomics only). connected(): 0/1 for
+  // vigil_source_connected (a broker source: its session is up).
+  virtual bool connected() const { return true; }
+  // Extra samples for /metrics (e.g. vigil_kafka_consumer_lag{topic,partition}).
+  virtual void ReportMetrics(std::vector<BridgeMetric>* out) const {}
 };
 
 }  // namespace vigil
