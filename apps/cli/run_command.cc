@@ -129,13 +129,14 @@ struct RunShared {
 RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
   RunResult result;
   const RunArgs& a = *sh.args;
-  auto sources = bridges::BuildSources(cfg->file);
+  const bridges::BridgeContext bridge_context{sh.logger, sh.store};
+  auto sources = bridges::BuildSources(cfg->file, bridge_context);
   if (!sources.ok()) {
     std::fprintf(stderr, "vigil run: %s\n", sources.status().message().c_str());
     result.exit_code = kExitRuntime;
     return result;
   }
-  auto sinks = bridges::BuildSinks(cfg->file, isatty(STDOUT_FILENO) != 0);
+  auto sinks = bridges::BuildSinks(cfg->file, isatty(STDOUT_FILENO) != 0, bridge_context);
   if (!sinks.ok()) {
     std::fprintf(stderr, "vigil run: %s\n", sinks.status().message().c_str());
     result.exit_code = kExitRuntime;

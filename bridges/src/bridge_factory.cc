@@ -6,6 +6,8 @@
 #include "vigil/bridges/basic_sinks.h"
 #include "vigil/bridges/file_source.h"
 #include "vigil/bridges/http_ingest_source.h"
+#include "vigil/bridges/outbox_sink.h"
+#include "mqtt/mqtt_config.h"
 
 namespace vigil::bridges {
 
@@ -28,8 +30,15 @@ void CheckFileSource(const SourceSettings& s, ConfigErrors& errors) {
   if (n["follow"]) (void)ReadBool(n["follow"], "file source 'follow'", errors);
 }
 
-void CheckSink(const SinkSettings& s, ConfigErrors& errors) {
+OutboxOptions ReadOutbox(const YAML::Node& sink, const std::string& what, ConfigErrors& errors);
+
+void CheckSink(const SinkSettings& s, const RulesFile& file, ConfigErrors& errors) {
   const YAML::Node& n = s.node;
+  if (s.kind == "mqtt") {
+    CheckMqttSink(s, file, errors);
+    (void)ReadOutbox(n, "sink 'mqtt'", errors);
+    return;
+  }
   if (s.kind == "stdout") {
     if (n.IsNull()) return;
     if (!n.IsMap()) {
@@ -52,7 +61,44 @@ void CheckSink(const SinkSettings& s, ConfigErrors& errors) {
     if (n["fsync"]) (void)ReadBool(n["fsync"], "sink 'file' fsync", errors);
     return;
   }
-  errors.Add(n, "sink '" + s.kind + "' is not available in this build of vigil yet (available: stdout, file)");
+  errors.Add(n, "sink '" + s.kind + "' is not available in this build of vigil yet (available: stdout, file, mqtt)");
+}
+
+// `outbox: {max_alerts: N, retry_min: 100ms, retry_max: 30s, batch: N}` of a sink that can fail.
+OutboxOptions ReadOutbox(const YAML::Node& sink, const std::string& what, ConfigErrors& errors) {
+  OutboxOptions o;
+  if (!sink.IsMap() || !sink["outbox"]) return o;
+  const YAML::Node& n = sink["outbox"];
+  if (!n.IsMap()) {
+    errors.Add(n, what + ": 'outbox' must be a map such as {max_alerts: 1000000, retry_max: 30s}");
+    return o;
+  }
+  CheckKeys(n, {"max_alerts", "batch", "retry_min", "retry_max", "drain_timeout"}, what + " 'outbox'", errors);
+  if (n["max_alerts"]) {
+    if (auto v = ReadInt(n["max_alerts"], what + " outbox 'max_alerts'", 1, int64_t{1} << 40, errors)) {
+      o.max_alerts = static_cast<size_t>(*v);
+    }
+  }
+  if (n["batch"]) {
+    if (auto v = ReadInt(n["batch"], what + " outbox 'batch'", 1, 100000, errors)) o.batch = static_cast<size_t>(*v);
+  }
+  if (n["retry_min"]) o.retry_min_ms = ReadDurationMs(n["retry_min"], what + " outbox 'retry_min'", errors).value_or(o.retry_min_ms);
+  if (n["retry_max"]) o.retry_max_ms = ReadDurationMs(n["retry_max"], what + " outbox 'retry_max'", errors).value_or(o.retry_max_ms);
+  if (n["drain_timeout"]) {
+    o.drain_timeout_ms = ReadDurationMs(n["drain_timeout"], what + " outbox 'drain_timeout'", errors).value_or(o.drain_timeout_ms);
+  }
+  return o;
+}
+
+// Wraps a sink that can fail in its durable outbox and starts delivery.
+Result<std::unique_ptr<Sink>> WithOutbox(std::unique_ptr<Sink> inner, const YAML::Node& node, const RulesFile& file,
+                                         const BridgeContext& context) {
+  ConfigErrors errors(file.path);
+  OutboxOptions o = ReadOutbox(node, "sink '" + inner->name() + "'", errors);
+  auto outbox = std::make_unique<OutboxSink>(std::move(inner), context.state, o, context.logger);
+  Status st = outbox->Start();
+  if (!st.ok()) return st;
+  return std::unique_ptr<Sink>(std::move(outbox));
 }
 
 }  // namespace
@@ -75,21 +121,32 @@ void CheckHttpSource(const SourceSettings& s, const RulesFile& file, int* http_s
 void CheckBridges(const RulesFile& file, ConfigErrors& errors) {
   int http_sources = 0;
   for (const auto& s : file.sources) {
+    if (!s.topic_tags.empty() && s.kind != "mqtt" && s.node["topic_tags"]) {
+      errors.Add(s.node["topic_tags"], "source '" + s.name + "': topic_tags needs a source with topics (mqtt)");
+    }
     if (s.kind == "file") {
       CheckFileSource(s, errors);
     } else if (s.kind == "http") {
       CheckHttpSource(s, file, &http_sources, errors);
+    } else if (s.kind == "mqtt") {
+      CheckMqttSource(s, file, errors);
     } else if (!s.kind.empty()) {
       errors.Add(s.kind_node, "source '" + s.name + "': '" + s.kind +
-                                  "' sources are not available in this build of vigil yet (available: file, http)");
+                                  "' sources are not available in this build of vigil yet (available: file, http, mqtt)");
     }
   }
-  for (const auto& s : file.sinks) CheckSink(s, errors);
+  for (const auto& s : file.sinks) CheckSink(s, file, errors);
 }
 
-Result<std::vector<std::unique_ptr<Source>>> BuildSources(const RulesFile& file) {
+Result<std::vector<std::unique_ptr<Source>>> BuildSources(const RulesFile& file, const BridgeContext& context) {
   std::vector<std::unique_ptr<Source>> out;
   for (const auto& s : file.sources) {
+    if (s.kind == "mqtt") {
+      auto source = BuildMqttSource(s, file, context.logger);
+      if (!source.ok()) return source.status();
+      out.push_back(std::move(source).value());
+      continue;
+    }
     if (s.kind == "http") {
       HttpIngestSourceOptions o;
       o.name = s.name;
@@ -118,10 +175,17 @@ Result<std::vector<std::unique_ptr<Source>>> BuildSources(const RulesFile& file)
   return out;
 }
 
-Result<std::vector<std::unique_ptr<Sink>>> BuildSinks(const RulesFile& file, bool interactive) {
+Result<std::vector<std::unique_ptr<Sink>>> BuildSinks(const RulesFile& file, bool interactive,
+                                                      const BridgeContext& context) {
   std::vector<std::unique_ptr<Sink>> out;
   for (const auto& s : file.sinks) {
-    if (s.kind == "stdout") {
+    if (s.kind == "mqtt") {
+      auto sink = BuildMqttSink(s, file, context.logger);
+      if (!sink.ok()) return sink.status();
+      auto wrapped = WithOutbox(std::move(sink).value(), s.node, file, context);
+      if (!wrapped.ok()) return wrapped.status();
+      out.push_back(std::move(wrapped).value());
+    } else if (s.kind == "stdout") {
       const bool text = s.node.IsMap() && s.node["format"] && s.node["format"].Scalar() == "text";
       out.push_back(std::make_unique<StreamSink>("stdout", stdout,
                                                  text ? StreamSink::Format::kText : StreamSink::Format::kJson,

@@ -1,11 +1,13 @@
 // CompileRules: YAML rule entries -> EventRule / WindowRule / DeadmanRule.
 #include "vigil/rules/rule_loader.h"
 
+#include <optional>
 #include <set>
 
 #include "deadman_rule.h"
 #include "event_rule.h"
 #include "expr/compiler.h"
+#include "vigil/engine/topic_filter.h"
 #include "vigil/engine/timestamp.h"
 #include "window_rule.h"
 
@@ -105,8 +107,15 @@ class RuleBuilder {
         for (const auto& kv : m) {
           const std::string tag = kv.first.Scalar();
           if (tag == "topic") {
-            errors_.Add(kv.first, what_ + ": matching on 'topic' needs a topic-carrying source (MQTT), which this "
-                                          "build does not have yet");
+            // A topic filter: the source marks matching messages (vigil/engine/topic_filter.h).
+            std::optional<std::string> filter;
+            if (kv.second.IsScalar()) filter = kv.second.Scalar();
+            const std::string bad = filter ? CheckTopicFilter(*filter) : "must be a string";
+            if (!bad.empty()) {
+              errors_.Add(kv.second, what_ + ": match 'topic': " + bad);
+              continue;
+            }
+            c->match.push_back({schema_->AddTag(TopicFilterTag(*filter)), tags_->Intern(kTopicFilterMatched)});
             continue;
           }
           if (!kv.second.IsScalar()) {

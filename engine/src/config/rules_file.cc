@@ -137,7 +137,7 @@ void ReadSource(const YAML::Node& n, size_t index, RulesFile* f, ConfigErrors& e
     if (auto v = ReadDurationMs(n["allowed_lateness"], "allowed_lateness", errors)) s.allowed_lateness_ms = *v;
   }
   if (n["topic_tags"]) {
-    if (auto v = ReadString(n["topic_tags"], "topic_tags", errors)) s.topic_tags = *v;
+    if (auto v = ReadStringList(n["topic_tags"], "topic_tags", errors)) s.topic_tags = *v;
   }
   if (n["max_message_bytes"]) {
     if (auto v = ReadInt(n["max_message_bytes"], "max_message_bytes", 16, int64_t{1} << 30, errors)) {

@@ -159,7 +159,8 @@ std::string Engine::MetricsText() const {
   }
   for (size_t i = 0; i < sinks_.size(); ++i) {
     AddValue(&sink_errors, {{"sink", sinks_[i]->name()}},
-             live_dispatcher_ != nullptr ? static_cast<double>(live_dispatcher_->sink_errors(i)) : 0);
+             static_cast<double>((live_dispatcher_ != nullptr ? live_dispatcher_->sink_errors(i) : 0) +
+                                 sinks_[i]->delivery_failures()));
   }
   for (auto* f : {&events, &queue, &keys, &evaluations, &alerts, &active, &sink_errors, &latency, &lag}) {
     families.push_back(std::move(*f));

@@ -1,5 +1,6 @@
 // CsvMessageDecoder implementation.
 #include "vigil/engine/csv_decoder.h"
+#include "vigil/engine/topic_filter.h"
 
 #include <vector>
 
@@ -40,7 +41,7 @@ Status CsvMessageDecoder::SetHeader(std::string_view line) {
     // A repeated column name feeds nothing: the first occurrence wins, as in JSON.
     if (header->Find(name) != c) continue;
     im.field[c] = im.schema.FindField(name);
-    im.tag[c] = im.schema.FindTag(name);
+    im.tag[c] = name.rfind(kTopicFilterTagPrefix, 0) == 0 ? -1 : im.schema.FindTag(name);
     for (size_t r = 0; r < im.format.ts_fields.size(); ++r) {
       if (im.format.ts_fields[r] == name) {
         im.ts_rank[c] = static_cast<int>(r);

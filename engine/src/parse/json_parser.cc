@@ -1,6 +1,7 @@
 // JsonMessageParser implementation: a validating on-demand walk that fills
 // the schema's slots as it meets them.
 #include "vigil/engine/json_parser.h"
+#include "vigil/engine/topic_filter.h"
 
 #include <simdjson.h>
 
@@ -242,7 +243,11 @@ JsonMessageParser::JsonMessageParser(const Schema& schema, MessageFormat format,
     : impl_(std::make_unique<Impl>(schema, tags)), format_(std::move(format)) {
   impl_->max_depth = format_.max_depth;
   for (uint32_t i = 0; i < schema.field_count(); ++i) AddPath(&impl_->roots, schema.field_path(i))->field = i;
-  for (uint32_t i = 0; i < schema.tag_count(); ++i) AddPath(&impl_->roots, schema.tag_name(i))->tag = i;
+  for (uint32_t i = 0; i < schema.tag_count(); ++i) {
+    // Tags the source derives (topic filters, vigil/engine/topic_filter.h) never come from the payload.
+    if (schema.tag_name(i).rfind(kTopicFilterTagPrefix, 0) == 0) continue;
+    AddPath(&impl_->roots, schema.tag_name(i))->tag = i;
+  }
   for (size_t i = 0; i < format_.ts_fields.size(); ++i) {
     PathNode* n = AddPath(&impl_->roots, format_.ts_fields[i]);
     if (n->ts_rank < 0) n->ts_rank = static_cast<int>(i);

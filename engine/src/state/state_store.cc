@@ -20,6 +20,7 @@ constexpr char kFormatKey[] = "\x01" "format";
 constexpr char kRulePrefix = '\x02';
 constexpr char kSourcePrefix = '\x03';
 constexpr char kProgressKey[] = "\x04" "progress";
+constexpr char kOutboxPrefix = '\x05';
 constexpr char kStatePrefix = '\x10';
 constexpr char kPartMarker[] = "\xff\xff\xff\xff";  // never a valid bytes() length
 
@@ -424,6 +425,43 @@ Status StateStore::DropRule(const std::string& rule) {
   rocksdb::WriteOptions wo;
   wo.sync = true;
   return FromRocks(impl_->db->Write(wo, &b), path_);
+}
+
+namespace {
+std::string OutboxKey(std::string_view sink, uint64_t seq) {
+  std::string k(1, kOutboxPrefix);
+  PutBytes(&k, sink);
+  for (int i = 7; i >= 0; --i) k += static_cast<char>((seq >> (8 * i)) & 0xff);
+  return k;
+}
+}  // namespace
+
+Status StateStore::WriteOutbox(std::string_view sink, const std::vector<std::pair<uint64_t, std::string>>& puts,
+                               const std::vector<uint64_t>& deletes) {
+  if (puts.empty() && deletes.empty()) return Status::Ok();
+  rocksdb::WriteBatch b;
+  for (uint64_t seq : deletes) b.Delete(OutboxKey(sink, seq));
+  for (const auto& [seq, value] : puts) b.Put(OutboxKey(sink, seq), value);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(impl_->db->Write(wo, &b), path_ + " (outbox of sink '" + std::string(sink) + "')");
+}
+
+Status StateStore::ForEachOutbox(std::string_view sink,
+                                 const std::function<void(uint64_t seq, std::string_view value)>& fn) const {
+  std::string prefix(1, kOutboxPrefix);
+  PutBytes(&prefix, sink);
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const rocksdb::Slice k = it->key();
+    if (k.size() != prefix.size() + 8) {
+      return Status::Corruption(path_ + ": malformed outbox record of sink '" + std::string(sink) + "'");
+    }
+    uint64_t seq = 0;
+    for (size_t i = prefix.size(); i < k.size(); ++i) seq = (seq << 8) | static_cast<unsigned char>(k[i]);
+    fn(seq, std::string_view(it->value().data(), it->value().size()));
+  }
+  return FromRocks(it->status(), path_);
 }
 
 Status StateStore::PutRules(const std::vector<StoredRule>& rules) {

@@ -10,16 +10,28 @@
 #include <vector>
 
 #include "vigil/engine/config_errors.h"
+#include "vigil/engine/logger.h"
 #include "vigil/engine/rules_file.h"
 #include "vigil/engine/sink.h"
 #include "vigil/engine/source.h"
+#include "vigil/engine/state_store.h"
 
 namespace vigil::bridges {
 
+// What building bridges may use: where broker bridges log connection
+// events, and the state store that holds sink outboxes (null: outboxes in
+// memory). Both outlive the bridges.
+struct BridgeContext {
+  Logger* logger = nullptr;
+  StateStore* state = nullptr;
+};
+
 void CheckBridges(const RulesFile& file, ConfigErrors& errors);
-Result<std::vector<std::unique_ptr<Source>>> BuildSources(const RulesFile& file);
-// `interactive`: stdout is a terminal (text sinks may use colour).
-Result<std::vector<std::unique_ptr<Sink>>> BuildSinks(const RulesFile& file, bool interactive);
+Result<std::vector<std::unique_ptr<Source>>> BuildSources(const RulesFile& file, const BridgeContext& context = {});
+// `interactive`: stdout is a terminal (text sinks may use colour). Sinks
+// that can fail (mqtt, ...) come wrapped in a durable outbox (OutboxSink).
+Result<std::vector<std::unique_ptr<Sink>>> BuildSinks(const RulesFile& file, bool interactive,
+                                                      const BridgeContext& context = {});
 
 // Resolves `path` against `dir` unless it is absolute or "-".
 std::string ResolvePath(const std::string& dir, const std::string& path);

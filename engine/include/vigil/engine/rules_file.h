@@ -42,7 +42,9 @@ struct SourceSettings {
   YAML::Node kind_node;         // the kind's own settings
   MessageFormat format;
   int64_t allowed_lateness_ms = 0;
-  std::string topic_tags;
+  // Topic templates such as "entrepot/{zone}/{sensor}/v1"; the first that
+  // fits a message's topic gives its tags (checked by bridges/).
+  std::vector<std::string> topic_tags;
 };
 
 struct SinkSettings {

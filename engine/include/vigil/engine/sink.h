@@ -35,6 +35,9 @@ class Sink {
   // with an outbox persists it): called before each checkpoint is written,
   // which must not cover an alert a crash could still lose.
   virtual Status Sync() { return Flush(); }
+  // Failed deliveries the sink retries by itself (an outbox), added to
+  // vigil_sink_errors_total. Any thread.
+  virtual uint64_t delivery_failures() const { return 0; }
   // Extra samples for /metrics (e.g. vigil_outbox_depth{sink}), any thread.
   virtual void ReportMetrics(std::vector<BridgeMetric>* out) const {}
 };

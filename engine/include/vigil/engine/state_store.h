@@ -11,6 +11,7 @@
 //   "\x02" rule-name                 StoredRule (definition hash, kind, key tags)
 //   "\x03" source-name               StoredSource (clock, position)
 //   "\x04progress"                   StoredProgress
+//   "\x05" bytes(sink) u64-BE seq     an alert waiting in a sink's outbox
 //   "\x10" bytes(rule) bytes(v)...   a key's state blob (state_header.h first)
 //   <that key> ff ff ff ff part chunk a part record of the key (u8 part, u64
 //                                    big-endian chunk): appended to by merges
@@ -29,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "vigil/engine/status.h"
@@ -93,6 +95,13 @@ class StateStore {
   Status DropRule(const std::string& rule);
   // Records the definitions the stored states belong to (synced).
   Status PutRules(const std::vector<StoredRule>& rules);
+
+  // A sink's durable outbox (bridges/ OutboxSink): writes `puts` (seq,
+  // record) and deletes `deletes` in one synced batch; ForEachOutbox visits
+  // a sink's records in seq order.
+  Status WriteOutbox(std::string_view sink, const std::vector<std::pair<uint64_t, std::string>>& puts,
+                     const std::vector<uint64_t>& deletes);
+  Status ForEachOutbox(std::string_view sink, const std::function<void(uint64_t seq, std::string_view value)>& fn) const;
 
   // The writes of one checkpoint; Commit applies them atomically.
   class Batch {

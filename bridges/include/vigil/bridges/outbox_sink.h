@@ -1,0 +1,110 @@
+// OutboxSink: the durable outbox in front of a sink that can fail (MQTT,
+// Kafka, webhook, InfluxDB): DESIGN.md "Sinks that can fail retry with
+// backoff from a durable outbox and never block the pipeline".
+//
+// Write() (alert thread) only appends the alert to the outbox and returns:
+// a sink that is down never slows the pipeline. A delivery thread takes the
+// oldest alerts in order, hands up to `batch` of them to the inner sink
+// (Write each, then Flush: one attempt) and removes them only when Flush
+// confirmed them; on failure it retries the same alerts, first in line,
+// after a capped exponential backoff, so alerts reach the sink in order.
+//
+// Durability: Sync() — called before each checkpoint is written — persists
+// every alert not yet confirmed into the state store (one synced RocksDB
+// batch, also deleting the records of alerts confirmed since), so a
+// checkpoint never covers an alert that a crash could lose: after a
+// restart the outbox starts with what it held and delivers it first.
+// Alerts emitted after the last checkpoint are emitted again by the
+// restarted engine (same ids): sinks may receive duplicates, never gaps.
+// Without a state store (no state dir) the outbox lives in memory.
+//
+// Bound: at most `max_alerts` waiting (default 1,000,000); beyond that the
+// oldest are dropped, counted (vigil_outbox_dropped_total) and logged.
+//
+// Thread-safety: Write/Flush/Sync from the alert thread; metrics from any
+// thread; the inner sink is called from the delivery thread only.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "vigil/engine/logger.h"
+#include "vigil/engine/sink.h"
+#include "vigil/engine/state_store.h"
+
+namespace vigil::bridges {
+
+struct OutboxOptions {
+  size_t max_alerts = 1000000;       // Default: 1,000,000 waiting alerts
+  size_t batch = 256;                // alerts per delivery attempt
+  int64_t retry_min_ms = 100;        // Default: 100 ms, doubling
+  int64_t retry_max_ms = 30000;      // Default: 30 s
+  int64_t drain_timeout_ms = 5000;   // at shutdown, time given to deliver what is left
+};
+
+class OutboxSink final : public Sink {
+ public:
+  // `store` (may be null) and `logger` outlive the sink.
+  OutboxSink(std::unique_ptr<Sink> inner, StateStore* store, OutboxOptions options, Logger* logger);
+  ~OutboxSink() override;
+
+  // Loads what an earlier run left in the outbox and starts delivering.
+  Status Start();
+
+  const std::string& name() const override { return inner_->name(); }
+  Status Write(const AlertView& alert) override;
+  Status Flush() override;
+  Status Sync() override;
+  void ReportMetrics(std::vector<BridgeMetric>* out) const override;
+  uint64_t delivery_failures() const override { return failures(); }
+
+  size_t depth() const;
+  uint64_t delivered() const { return delivered_.load(std::memory_order_relaxed); }
+  uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
+  uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+  // Waits until the outbox is empty or `timeout` passed; true when empty.
+  bool WaitEmpty(std::chrono::milliseconds timeout);
+
+  // The outbox record of an alert, and back (exposed for tests).
+  static std::string Encode(const AlertView& alert);
+  struct Decoded;
+  static std::unique_ptr<Decoded> Decode(std::string_view record);
+
+ private:
+  struct Entry {
+    uint64_t seq;
+    std::string record;
+    bool persisted;
+  };
+  void DeliveryLoop();
+
+  std::unique_ptr<Sink> inner_;
+  StateStore* store_;
+  OutboxOptions options_;
+  Logger* logger_;
+  std::thread thread_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;   // delivery thread: work or stop
+  std::condition_variable empty_;  // WaitEmpty
+  std::deque<Entry> queue_;
+  std::vector<uint64_t> to_delete_;  // persisted, since confirmed or dropped
+  uint64_t next_seq_ = 1;
+  bool stopping_ = false;
+  bool started_ = false;
+
+  std::atomic<uint64_t> delivered_{0};
+  std::atomic<uint64_t> failures_{0};
+  std::atomic<uint64_t> dropped_{0};
+  std::atomic<uint64_t> depth_{0};
+};
+
+}  // namespace vigil::bridges

@@ -1,0 +1,161 @@
+// MqttSource: Paho callback -> bounded queue -> router thread.
+#include "vigil/bridges/mqtt_source.h"
+
+#include <mqtt/async_client.h>
+
+#include <simdjson.h>
+
+#include "mqtt/mqtt_session.h"
+#include "mqtt/topic_pattern.h"
+#include "vigil/engine/json_parser.h"
+#include "vigil/engine/topic_filter.h"
+
+namespace vigil::bridges {
+
+namespace {
+constexpr size_t kFilterCacheMax = 100000;  // distinct topics remembered for `match: {topic}`
+}
+
+MqttSource::MqttSource(MqttSourceOptions options, const MqttConnectionSettings& connection, Logger* logger)
+    : options_(std::move(options)), logger_(logger),
+      session_(std::make_unique<MqttSession>(connection, "mqtt source '" + options_.name + "'", logger)) {
+  for (const auto& t : options_.topic_tags) {
+    auto parsed = TopicTagTemplate::Parse(t);
+    if (parsed.ok()) templates_.push_back(std::move(parsed).value());  // checked at load (CheckBridges)
+  }
+  if (options_.queue_messages == 0) options_.queue_messages = 1;
+}
+
+MqttSource::~MqttSource() { Close(); }
+
+void MqttSource::Close() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    room_.notify_all();
+  }
+  session_->Stop();
+}
+
+Status MqttSource::Open(const Schema& schema, TagInterner* tags) {
+  tags_ = tags;
+  parser_ = std::make_unique<JsonMessageParser>(schema, options_.format, tags);
+  for (const auto& t : templates_) {
+    std::vector<int> slots;
+    for (const auto& name : t.tag_names()) slots.push_back(schema.FindTag(name));
+    template_slots_.push_back(std::move(slots));
+  }
+  topic_slot_ = schema.FindTag("topic");
+  retained_slot_ = schema.FindTag("retained");
+  true_id_ = tags->Intern("true");
+  false_id_ = tags->Intern("false");
+  matched_id_ = tags->Intern(kTopicFilterMatched);
+  for (uint32_t i = 0; i < schema.tag_count(); ++i) {
+    const std::string& name = schema.tag_name(i);
+    if (name.rfind(kTopicFilterTagPrefix, 0) == 0) filters_.emplace_back(name.substr(kTopicFilterTagPrefix.size()), i);
+  }
+  return session_->Start(
+      [this](mqtt::async_client& client) {
+        client.set_message_callback([this](mqtt::const_message_ptr msg) { OnArrived(std::move(msg)); });
+      },
+      [this](bool session_present) {
+        std::vector<std::string> filters = options_.topics;
+        auto coll = mqtt::string_collection::create(filters);
+        std::vector<int> qos(filters.size(), options_.qos);
+        session_->client().subscribe(coll, qos)->wait_for(std::chrono::seconds(10));
+      });
+}
+
+void MqttSource::OnArrived(std::shared_ptr<const mqtt::message> msg) {
+  if (msg == nullptr) return;
+  received_.fetch_add(1, std::memory_order_relaxed);
+  bytes_.fetch_add(msg->get_payload_ref().size(), std::memory_order_relaxed);
+  if (msg->is_retained()) retained_.fetch_add(1, std::memory_order_relaxed);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (queue_.size() >= options_.queue_messages && !closed_) {
+    waits_.fetch_add(1, std::memory_order_relaxed);
+    room_.wait(lock, [&] { return queue_.size() < options_.queue_messages || closed_; });
+  }
+  // Once closed, what still arrives is queued anyway: Poll drains it before
+  // the engine stops, nothing acknowledged is dropped.
+  queue_.push_back(std::move(msg));
+}
+
+void MqttSource::AddTopicTags(const std::string& topic, bool retained, ParsedMessage* out) {
+  for (size_t t = 0; t < templates_.size(); ++t) {
+    const std::vector<int>& slots = template_slots_[t];
+    const bool fits = templates_[t].Extract(topic, [&](int index, std::string_view value) {
+      const int slot = slots[static_cast<size_t>(index)];
+      if (slot >= 0) out->tags[static_cast<size_t>(slot)] = tags_->Intern(value);
+    });
+    if (fits) break;
+  }
+  if (topic_slot_ >= 0) out->tags[static_cast<size_t>(topic_slot_)] = tags_->Intern(topic);
+  if (retained_slot_ >= 0) out->tags[static_cast<size_t>(retained_slot_)] = retained ? true_id_ : false_id_;
+  if (filters_.empty()) return;
+  auto it = filter_cache_.find(topic);
+  if (it == filter_cache_.end()) {
+    if (filter_cache_.size() >= kFilterCacheMax) filter_cache_.clear();
+    std::vector<uint32_t> matching;
+    for (const auto& [filter, slot] : filters_) {
+      if (TopicMatches(filter, topic)) matching.push_back(slot);
+    }
+    it = filter_cache_.emplace(topic, std::move(matching)).first;
+  }
+  for (const auto& f : filters_) out->tags[f.second] = kNoTag;  // never from the payload
+  for (uint32_t slot : it->second) out->tags[slot] = matched_id_;
+}
+
+Result<PollState> MqttSource::Poll(MessageHandler& handler, size_t max_messages) {
+  if (draining_.empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const size_t n = std::min(max_messages, queue_.size());
+    for (size_t i = 0; i < n; ++i) {
+      draining_.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    if (n > 0) room_.notify_all();
+  }
+  if (draining_.empty()) return PollState::kIdle;
+  size_t done = 0;
+  while (!draining_.empty() && done < max_messages) {
+    std::shared_ptr<const mqtt::message> msg = std::move(draining_.front());
+    draining_.pop_front();
+    ++done;
+    const std::string& payload = msg->get_payload_str();
+    const RejectReason r = parser_->Parse(payload.data(), payload.size(), payload.capacity(), &message_);
+    if (r != RejectReason::kNone) {
+      where_ = msg->get_topic();
+      handler.OnReject(r, payload, where_);
+      continue;
+    }
+    AddTopicTags(msg->get_topic(), msg->is_retained(), &message_);
+    handler.OnMessage(message_);
+  }
+  return PollState::kActive;
+}
+
+bool MqttSource::connected() const { return session_->connected(); }
+
+size_t MqttSource::queued_messages() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
+void MqttSource::ReportMetrics(std::vector<BridgeMetric>* out) const {
+  using T = BridgeMetric::Type;
+  const std::vector<std::pair<std::string, std::string>> l = {{"source", options_.name}};
+  out->push_back({"vigil_source_bytes_total", "Payload bytes received from each broker source.", T::kCounter, l,
+                  static_cast<double>(bytes_.load(std::memory_order_relaxed))});
+  out->push_back({"vigil_mqtt_retained_messages_total", "Retained MQTT messages received (processed like others).",
+                  T::kCounter, l, static_cast<double>(retained_.load(std::memory_order_relaxed))});
+  out->push_back({"vigil_mqtt_connects_total", "Successful MQTT connects (the first and every reconnect).",
+                  T::kCounter, l, static_cast<double>(session_->connects())});
+  out->push_back({"vigil_mqtt_connection_losses_total", "MQTT connections lost.", T::kCounter, l,
+                  static_cast<double>(session_->connection_losses())});
+  out->push_back({"vigil_source_backpressure_waits_total",
+                  "Times a broker source waited for room in its queue (the pipeline was behind).", T::kCounter, l,
+                  static_cast<double>(waits_.load(std::memory_order_relaxed))});
+}
+
+}  // namespace vigil::bridges
