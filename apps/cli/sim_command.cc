@@ -1,25 +1,80 @@
 // `vigil sim`: deterministic warehouse data (NDJSON) for demos, tests, benchmarks.
 #include <CLI/CLI.hpp>
+#include <pthread.h>
+#include <signal.h>
 
+#include <atomic>
 #include <cstdio>
+#include <thread>
 #include <fstream>
 #include <iostream>
 
 #include "cli/commands.h"
+#include "sim/mqtt_publisher.h"
 #include "sim/warehouse_sim.h"
 
 namespace vigil::cli {
+
+namespace {
+
+// `--mqtt URL`: publish instead of writing NDJSON; SIGINT/SIGTERM stop it.
+int RunMqtt(const sim::SimOptions& opts, const sim::MqttPublishOptions& mo) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before Paho starts its threads
+  std::atomic<bool> stop{false};
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    stop.store(true);
+  });
+  std::fprintf(stderr, "vigil sim: publishing to %s (%s/<zone>/<device>/v1, heartbeats on %s/heartbeat/<zone>)%s\n",
+               mo.url.c_str(), mo.prefix.c_str(), mo.prefix.c_str(), mo.live ? " in real time; Ctrl-C to stop" : "");
+  Result<sim::MqttPublishStats> r = sim::PublishWarehouseMqtt(opts, mo, stop);
+  pthread_kill(waiter.native_handle(), SIGUSR2);
+  waiter.join();
+  if (!r.ok()) {
+    std::fprintf(stderr, "vigil sim: %s\n", r.status().message().c_str());
+    return kExitRuntime;
+  }
+  std::fprintf(stderr, "vigil sim: published %lld messages and %lld heartbeats in %.2f s (%.0f msg/s)\n",
+               static_cast<long long>(r->messages), static_cast<long long>(r->heartbeats), r->seconds,
+               r->seconds > 0 ? static_cast<double>(r->messages) / r->seconds : 0.0);
+  return kExitOk;
+}
+
+}  // namespace
 
 void AddSimCommand(CLI::App& app, int* exit_code) {
   auto* sub = app.add_subcommand("sim", "Generate deterministic warehouse sensor data as NDJSON");
   auto opts = std::make_shared<sim::SimOptions>();
   auto out_path = std::make_shared<std::string>("-");
   sim::AddSimOptions(sub, opts.get(), out_path.get());
-  sub->callback([opts, out_path, exit_code] {
+  auto mqtt = std::make_shared<sim::MqttPublishOptions>();
+  auto* mqtt_url = sub->add_option("--mqtt", mqtt->url,
+                                   "Publish to the MQTT broker at URL (tcp://host:port) instead of writing NDJSON: "
+                                   "<prefix>/<zone>/<device>/v1 plus a retained heartbeat per zone")
+                       ->type_name("URL");
+  sub->add_option("--topic-prefix", mqtt->prefix, "First topic level with --mqtt (default entrepot)");
+  sub->add_option("--qos", mqtt->qos, "MQTT QoS of the published messages (default 1)")->check(CLI::Range(0, 2));
+  sub->add_option("--rate", mqtt->rate, "With --mqtt: at most N messages per second (default: as fast as possible)");
+  sub->add_flag("--live", mqtt->live,
+                "With --mqtt: event time starts now and messages are published in real time (the live demo)");
+  sub->add_option("--speedup", mqtt->speedup, "With --live: event time runs N times faster than the clock (default 1)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--client-id", mqtt->client_id, "MQTT client id with --mqtt (default vigil-sim)");
+  sub->callback([opts, out_path, exit_code, mqtt, mqtt_url] {
     Status valid = sim::ValidateSimOptions(*opts);
     if (!valid.ok()) {
       std::fprintf(stderr, "vigil sim: %s\n", valid.message().c_str());
       *exit_code = kExitUsage;
+      return;
+    }
+    if (mqtt_url->count() > 0) {
+      *exit_code = RunMqtt(*opts, *mqtt);
       return;
     }
     std::ofstream file;
