@@ -168,6 +168,19 @@ int Inspect(const InspectArgs& a) {
            ",\"open_alerts\":" + std::to_string(open_counts[r.name]) + "}";
   }
   out += "],\"open_alerts\":[" + open_alerts + "]";
+  // Alerts waiting in the durable outboxes of sinks that can fail.
+  auto outboxes = store.OutboxDepths();
+  if (outboxes.ok()) {
+    out += ",\"outboxes\":{";
+    bool first = true;
+    for (const auto& [sink, n] : *outboxes) {
+      if (!first) out += ",";
+      first = false;
+      AppendJsonString(&out, sink);
+      out += ":" + std::to_string(n);
+    }
+    out += "}";
+  }
   if (a.all_keys || !filters.empty()) out += ",\"keys\":[" + keys + "]";
   if (unreadable > 0) out += ",\"unreadable_states\":" + std::to_string(unreadable);
   out += "}\n";

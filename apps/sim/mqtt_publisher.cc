@@ -32,7 +32,7 @@ Result<MqttPublishStats> PublishWarehouseMqtt(const SimOptions& sim_in, const Mq
     mqtt::create_options copts(MQTTVERSION_DEFAULT, o.window * 2 + 16);
     client = std::make_unique<mqtt::async_client>(o.url, o.client_id, copts, nullptr);
     auto conn = mqtt::connect_options_builder()
-                    .clean_session(true)
+                    .clean_session(false)  // in-flight QoS 1/2 messages survive a broker restart
                     .max_inflight(o.window)
                     .automatic_reconnect(std::chrono::milliseconds(200), std::chrono::seconds(5))
                     .finalize();
@@ -43,24 +43,51 @@ Result<MqttPublishStats> PublishWarehouseMqtt(const SimOptions& sim_in, const Mq
   }
 
   MqttPublishStats stats;
-  std::deque<mqtt::delivery_token_ptr> inflight;
-  auto publish = [&](const std::string& topic, const std::string& payload, bool retained) -> Status {
+  // QoS 1/2: every unacknowledged publish is kept until its token completes;
+  // a publish that failed (the broker went away) is sent again after the
+  // reconnect, so a broker restart loses nothing (duplicates are allowed).
+  struct InFlight {
+    mqtt::delivery_token_ptr token;
+    std::string topic, payload;
+    bool retained;
+  };
+  std::deque<InFlight> inflight;
+  auto send = [&](const std::string& topic, const std::string& payload, bool retained) -> Status {
     while (true) {
       try {
-        while (o.qos > 0 && static_cast<int>(inflight.size()) >= o.window) {
-          inflight.front()->wait();
-          inflight.pop_front();
-        }
         auto tok = client->publish(topic, payload.data(), payload.size(), o.qos, retained);
-        if (o.qos > 0) inflight.push_back(std::move(tok));
+        if (o.qos > 0) inflight.push_back(InFlight{std::move(tok), topic, payload, retained});
         return Status::Ok();
       } catch (const std::exception& e) {
-        // Disconnected (broker restarting): wait for the automatic reconnect.
         if (stop.load()) return Status::IoError(std::string("publish: ") + e.what());
-        inflight.clear();
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // wait for the automatic reconnect
       }
     }
+  };
+  auto settle_front = [&]() -> Status {
+    InFlight f = std::move(inflight.front());
+    inflight.pop_front();
+    while (true) {
+      try {
+        f.token->wait();
+        return Status::Ok();
+      } catch (const std::exception& e) {
+        if (stop.load()) return Status::IoError(std::string("publish: ") + e.what());
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        try {
+          f.token = client->publish(f.topic, f.payload.data(), f.payload.size(), o.qos, f.retained);
+        } catch (const std::exception&) {
+          // still disconnected: try again
+        }
+      }
+    }
+  };
+  auto publish = [&](const std::string& topic, const std::string& payload, bool retained) -> Status {
+    while (o.qos > 0 && static_cast<int>(inflight.size()) >= o.window) {
+      Status st = settle_front();
+      if (!st.ok()) return st;
+    }
+    return send(topic, payload, retained);
   };
 
   const Clock::time_point t0 = Clock::now();
@@ -98,8 +125,11 @@ Result<MqttPublishStats> PublishWarehouseMqtt(const SimOptions& sim_in, const Mq
     if (!st.ok()) return st;
     ++stats.messages;
   }
+  while (!inflight.empty()) {
+    Status st = settle_front();
+    if (!st.ok()) return st;
+  }
   try {
-    for (auto& tok : inflight) tok->wait_for(std::chrono::seconds(10));
     client->disconnect()->wait_for(std::chrono::seconds(5));
   } catch (const std::exception& e) {
     return Status::IoError(std::string("MQTT broker ") + o.url + ": " + e.what());

@@ -22,7 +22,7 @@ Result<std::unique_ptr<MqttSink>> MqttSink::Create(MqttSinkOptions options, cons
 
 MqttSink::MqttSink(MqttSinkOptions options, std::unique_ptr<TopicTemplate> topic, std::unique_ptr<MqttSession> session)
     : options_(std::move(options)), topic_(std::move(topic)), session_(std::move(session)),
-      name_("mqtt " + session_->settings().url + " " + options_.topic) {}
+      name_("mqtt:" + session_->settings().url + "/" + options_.topic) {}
 
 MqttSink::~MqttSink() { session_->Stop(); }
 
@@ -31,8 +31,7 @@ bool MqttSink::connected() const { return session_->connected(); }
 Status MqttSink::Write(const AlertView& alert) {
   if (!write_error_.ok()) return write_error_;
   if (!session_->connected()) {
-    write_error_ = Status::IoError("not connected to the MQTT broker " + session_->settings().url);
-    return write_error_;
+    return Status::IoError("not connected to the MQTT broker " + session_->settings().url);
   }
   const std::string raised = "raised", cleared = "cleared";
   const bool is_clear = alert.record.state == AlertState::kCleared;

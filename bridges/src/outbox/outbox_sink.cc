@@ -13,20 +13,6 @@ namespace {
 constexpr uint8_t kRecordVersion = 1;
 }
 
-// What an outbox record holds: enough to rebuild the AlertView a sink
-// formats from (rule name, severity, labels, key tags and values, the
-// record's numbers, id, message and JSON), with no reference to the rule
-// set of the run that emitted it.
-struct OutboxSink::Decoded {
-  AlertRecord record;
-  RuleInfo rule;
-  KeyInfo key;
-  std::string id;
-  std::string message;
-  std::string json;
-  AlertView view() const { return AlertView{record, rule, key, id, message, json}; }
-};
-
 std::string OutboxSink::Encode(const AlertView& a) {
   std::string out;
   out.reserve(a.json.size() * 2 + 64);
@@ -233,7 +219,10 @@ void OutboxSink::DeliveryLoop() {
       st = inner_->Write(d->view());
       if (!st.ok()) break;
     }
-    if (st.ok()) st = inner_->Flush();
+    // Flush even after a failed Write: it ends the attempt (the sink drops
+    // what it staged), so the retry starts clean.
+    Status flushed = inner_->Flush();
+    if (st.ok()) st = flushed;
     if (st.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
       const uint64_t last = batch.back().seq;

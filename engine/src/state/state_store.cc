@@ -464,6 +464,19 @@ Status StateStore::ForEachOutbox(std::string_view sink,
   return FromRocks(it->status(), path_);
 }
 
+Result<std::map<std::string, uint64_t>> StateStore::OutboxDepths() const {
+  std::map<std::string, uint64_t> out;
+  Status st = ScanPrefix(kOutboxPrefix, [&out](std::string_view name, std::string_view) {
+    Decoder in(name);
+    std::string_view sink;
+    if (!in.GetBytes(&sink)) return false;
+    ++out[std::string(sink)];
+    return true;
+  }, "outbox");
+  if (!st.ok()) return st;
+  return out;
+}
+
 Status StateStore::PutRules(const std::vector<StoredRule>& rules) {
   rocksdb::WriteBatch b;
   for (const auto& r : rules) b.Put(std::string(1, kRulePrefix) + r.name, EncodeRule(r));

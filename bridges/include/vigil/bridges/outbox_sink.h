@@ -73,9 +73,21 @@ class OutboxSink final : public Sink {
   // Waits until the outbox is empty or `timeout` passed; true when empty.
   bool WaitEmpty(std::chrono::milliseconds timeout);
 
-  // The outbox record of an alert, and back (exposed for tests).
+  // What an outbox record holds: enough to rebuild the AlertView a sink
+  // formats from (rule name, kind, severity, labels, key tags and values,
+  // the record's numbers, id, message and JSON), with no reference to the
+  // rule set of the run that emitted it.
+  struct Decoded {
+    AlertRecord record;
+    RuleInfo rule;
+    KeyInfo key;
+    std::string id;
+    std::string message;
+    std::string json;
+    AlertView view() const { return AlertView{record, rule, key, id, message, json}; }
+  };
+  // The outbox record of an alert, and back (null: malformed).
   static std::string Encode(const AlertView& alert);
-  struct Decoded;
   static std::unique_ptr<Decoded> Decode(std::string_view record);
 
  private:

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -102,6 +103,8 @@ class StateStore {
   Status WriteOutbox(std::string_view sink, const std::vector<std::pair<uint64_t, std::string>>& puts,
                      const std::vector<uint64_t>& deletes);
   Status ForEachOutbox(std::string_view sink, const std::function<void(uint64_t seq, std::string_view value)>& fn) const;
+  // Alerts waiting in each sink's outbox (`vigil state inspect`).
+  Result<std::map<std::string, uint64_t>> OutboxDepths() const;
 
   // The writes of one checkpoint; Commit applies them atomically.
   class Batch {
