@@ -1,6 +1,8 @@
 // LoadRulesFile: YAML -> RulesFile, with positioned errors.
 #include "vigil/engine/rules_file.h"
 
+#include "config/env_expansion.h"
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -205,9 +207,11 @@ bool Parse(const YAML::Node& root, RulesFile* f, ConfigErrors& errors) {
 
 }  // namespace
 
-bool LoadRulesText(const std::string& text, const std::string& path, RulesFile* out, ConfigErrors& errors) {
+bool LoadRulesText(const std::string& raw, const std::string& path, RulesFile* out, ConfigErrors& errors) {
   out->path = path;
-  errors.SetSource(text);
+  errors.SetSource(raw);
+  const std::string text = ExpandEnvReferences(raw, errors);
+  if (!errors.empty()) return false;
   size_t slash = path.find_last_of('/');
   out->directory = slash == std::string::npos ? "." : path.substr(0, slash);
   YAML::Node root;

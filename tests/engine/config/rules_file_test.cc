@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "config/env_expansion.h"
 #include "vigil/engine/config_errors.h"
 
 namespace vigil {
@@ -225,7 +226,7 @@ TEST(RulesFileTest, ParsesEngineHttpSourcesSinksAndRules) {
   EXPECT_EQ(w.name, "warehouse");
   EXPECT_EQ(w.kind, "mqtt");
   EXPECT_EQ(w.kind_node["url"].Scalar(), "tcp://127.0.0.1:1883");
-  EXPECT_EQ(w.topic_tags, "entrepot/{zone}/{sensor}/v1");
+  EXPECT_EQ(w.topic_tags, (std::vector<std::string>{"entrepot/{zone}/{sensor}/v1"}));
   EXPECT_EQ(w.format.ts_fields, (std::vector<std::string>{"meta.ts"}));
   EXPECT_EQ(w.format.unit, TimeUnit::kMillis);
   EXPECT_EQ(w.format.default_offset_minutes, 120);
@@ -423,6 +424,38 @@ TEST(DidYouMeanTest, ClosestWinsThenFirst) {
   EXPECT_EQ(DidYouMean("sharts", {"starts", "shards"}), "starts");  // both 1 edit: the first listed
   EXPECT_EQ(DidYouMean("sharts", {"shards", "starts"}), "shards");
   EXPECT_EQ(DidYouMean("ab", {"abcd", "abc"}), "abc");
+}
+
+}  // namespace
+}  // namespace vigil
+
+namespace vigil {
+namespace {
+
+const char* FakeEnv(const char* name) {
+  const std::string n = name;
+  if (n == "BROKER") return "tcp://10.0.0.5:1883";
+  if (n == "EMPTY") return "";
+  return nullptr;
+}
+
+TEST(EnvExpansionTest, ReplacesReferencesAndDefaults) {
+  ConfigErrors errors("rules.yaml");
+  const std::string out = ExpandEnvReferences(
+      "url: ${BROKER}\nport: ${PORT:-9464}\nempty: ${EMPTY:-fallback}\nraw: ${EMPTY}\nlit: $${BROKER}\ntopic: $share/g/t\n",
+      errors, FakeEnv);
+  EXPECT_TRUE(errors.empty());
+  EXPECT_EQ(out, "url: tcp://10.0.0.5:1883\nport: 9464\nempty: fallback\nraw: \nlit: ${BROKER}\ntopic: $share/g/t\n");
+}
+
+TEST(EnvExpansionTest, UnsetOrMalformedReferencesAreErrorsAtTheirPosition) {
+  ConfigErrors errors("rules.yaml");
+  (void)ExpandEnvReferences("a: 1\nurl: x${NOPE}\nb: ${1BAD}\nc: ${OPEN\n", errors, FakeEnv);
+  const std::vector<std::string> e = errors.Formatted();
+  ASSERT_EQ(e.size(), 3u);
+  EXPECT_NE(e[0].find("rules.yaml:2:7: environment variable NOPE is not set"), std::string::npos) << e[0];
+  EXPECT_NE(e[1].find("rules.yaml:3:4: bad environment reference"), std::string::npos) << e[1];
+  EXPECT_NE(e[2].find("rules.yaml:4:4: unclosed '${'"), std::string::npos) << e[2];
 }
 
 }  // namespace
