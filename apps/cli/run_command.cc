@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -124,6 +125,9 @@ struct RunShared {
   ReloadSlot* reload = nullptr;
   sigset_t signals;
   int http_port = -1;  // the port bound by the first run, reused after a reload
+  // SIGINT/SIGTERM arrived: no reload may start another run after this one
+  // (a stop signal that lands while a reload is restarting is not lost).
+  std::atomic<bool> stop_requested{false};
 };
 
 RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
@@ -210,7 +214,8 @@ RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
                                       std::to_string(engine.shards()) + " shards; Ctrl-C to stop, SIGHUP to reload");
   const sigset_t set = sh.signals;
   ReloadSlot* reload = sh.reload;
-  std::thread waiter([&engine, set, reload] {
+  std::atomic<bool>* stop_requested = &sh.stop_requested;
+  std::thread waiter([&engine, set, reload, stop_requested] {
     while (true) {
       int sig = 0;
       sigwait(&set, &sig);
@@ -219,6 +224,7 @@ RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
         if (reload->Request(engine).ok()) return;
         continue;  // broken file: keep running, keep listening
       }
+      stop_requested->store(true);
       engine.RequestStop();
       return;
     }
@@ -245,6 +251,7 @@ RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
     return result;
   }
   result.reload = reload->Take();
+  if (sh.stop_requested.load()) result.reload = nullptr;  // stopped while a reload was pending
   return result;
 }
 
