@@ -10,7 +10,7 @@ PACKAGES=(
   libsimdjson-dev libyaml-cpp-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   librocksdb-dev librdkafka-dev libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev
-  prometheus-cpp-dev libcurl4-openssl-dev
+  prometheus-cpp-dev libcurl4-openssl-dev libspdlog-dev
   libcivetweb-dev civetweb  # civetweb: its CMake package checks for /usr/bin/civetweb
   # tests, benchmarks and demo
   python3 curl mosquitto mosquitto-clients kcat time prometheus chromium

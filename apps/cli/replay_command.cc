@@ -12,7 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/loaded_config.h"
-#include "cli/stderr_logger.h"
+#include "cli/log_options.h"
 #include "vigil/bridges/basic_sinks.h"
 #include "vigil/bridges/file_source.h"
 #include "vigil/engine/alert_dispatcher.h"
@@ -31,6 +31,7 @@ struct ReplayArgs {
   uint32_t shards = 0;
   bool no_progress = false;
   std::string format = "json";
+  LogOptions log;
 };
 
 std::string StatsJson(const EngineStats& s, uint32_t shards) {
@@ -94,7 +95,7 @@ int RunReplay(const ReplayArgs& a) {
     for (const auto& e : errors.Formatted()) std::fprintf(stderr, "%s\n", e.c_str());
     return kExitUsage;
   }
-  StderrLogger logger;
+  SpdLogger logger(a.log);
   bridges::FileSourceOptions so;
   so.name = cfg->file.sources.empty() ? "replay" : cfg->file.sources[0].name;
   so.paths = a.inputs;
@@ -180,6 +181,7 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
   sub->add_option("--format", a->format, "Alerts on stdout as json (NDJSON, default) or text (readable)")
       ->check(CLI::IsMember({"json", "text"}));
   sub->add_flag("--no-progress", a->no_progress, "Do not show a progress bar on a terminal");
+  AddLogOptions(sub, &a->log);
   sub->callback([a, exit_code] { *exit_code = RunReplay(*a); });
 }
 

@@ -16,7 +16,7 @@
 #include "cli/commands.h"
 #include "cli/http_api.h"
 #include "cli/loaded_config.h"
-#include "cli/stderr_logger.h"
+#include "cli/log_options.h"
 #include "vigil/bridges/basic_sinks.h"
 #include "vigil/bridges/bridge_factory.h"
 #include "vigil/bridges/http_ingest_source.h"
@@ -59,6 +59,7 @@ struct RunArgs {
   uint32_t shards = 0;
   std::string dead_letter;
   bool reset_state = false;
+  LogOptions log;
 };
 
 // Loads and checks the rules file; errors (all of them) into `errors`.
@@ -276,7 +277,7 @@ int RunEngine(const RunArgs& a) {
     for (const auto& e : errors.Formatted()) std::fprintf(stderr, "%s\n", e.c_str());
     return kExitUsage;
   }
-  StderrLogger logger;
+  SpdLogger logger(a.log);
   // The state dir (not reloadable): RocksDB state (restored at start,
   // checkpointed while running) and, by default, the dead-letter file.
   const std::string state_dir = bridges::ResolvePath(cfg->file.directory, cfg->file.engine.state_dir);
@@ -339,6 +340,7 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(1, 64));
   sub->add_option("--dead-letter", a->dead_letter,
                   "Append rejected messages with their reason to FILE (default: STATE_DIR/dead-letter.ndjson)");
+  AddLogOptions(sub, &a->log);
   sub->add_flag("--reset-state", a->reset_state,
                "Delete the stored state (rule state, source positions) of engine.state_dir and start over");
   sub->callback([a, exit_code] { *exit_code = RunEngine(*a); });
