@@ -129,13 +129,13 @@ struct RunShared {
 RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
   RunResult result;
   const RunArgs& a = *sh.args;
-  auto sources = bridges::BuildSources(cfg->file);
+  auto sources = bridges::BuildSources(cfg->file, sh.logger);
   if (!sources.ok()) {
     std::fprintf(stderr, "vigil run: %s\n", sources.status().message().c_str());
     result.exit_code = kExitRuntime;
     return result;
   }
-  auto sinks = bridges::BuildSinks(cfg->file, isatty(STDOUT_FILENO) != 0);
+  auto sinks = bridges::BuildSinks(cfg->file, isatty(STDOUT_FILENO) != 0, sh.logger);
   if (!sinks.ok()) {
     std::fprintf(stderr, "vigil run: %s\n", sinks.status().message().c_str());
     result.exit_code = kExitRuntime;

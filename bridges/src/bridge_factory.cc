@@ -6,6 +6,7 @@
 #include "vigil/bridges/basic_sinks.h"
 #include "vigil/bridges/file_source.h"
 #include "vigil/bridges/http_ingest_source.h"
+#include "kafka/kafka_config.h"
 
 namespace vigil::bridges {
 
@@ -52,7 +53,11 @@ void CheckSink(const SinkSettings& s, ConfigErrors& errors) {
     if (n["fsync"]) (void)ReadBool(n["fsync"], "sink 'file' fsync", errors);
     return;
   }
-  errors.Add(n, "sink '" + s.kind + "' is not available in this build of vigil yet (available: stdout, file)");
+  if (s.kind == "kafka") {
+    CheckKafkaSink(s, errors);
+    return;
+  }
+  errors.Add(n, "sink '" + s.kind + "' is not available in this build of vigil yet (available: stdout, file, kafka)");
 }
 
 }  // namespace
@@ -79,17 +84,25 @@ void CheckBridges(const RulesFile& file, ConfigErrors& errors) {
       CheckFileSource(s, errors);
     } else if (s.kind == "http") {
       CheckHttpSource(s, file, &http_sources, errors);
+    } else if (s.kind == "kafka") {
+      CheckKafkaSource(s, errors);
     } else if (!s.kind.empty()) {
       errors.Add(s.kind_node, "source '" + s.name + "': '" + s.kind +
-                                  "' sources are not available in this build of vigil yet (available: file, http)");
+                                  "' sources are not available in this build of vigil yet (available: file, http, kafka)");
     }
   }
   for (const auto& s : file.sinks) CheckSink(s, errors);
 }
 
-Result<std::vector<std::unique_ptr<Source>>> BuildSources(const RulesFile& file) {
+Result<std::vector<std::unique_ptr<Source>>> BuildSources(const RulesFile& file, Logger* logger) {
   std::vector<std::unique_ptr<Source>> out;
   for (const auto& s : file.sources) {
+    if (s.kind == "kafka") {
+      auto source = BuildKafkaSource(s, file, logger);
+      if (!source.ok()) return source.status();
+      out.push_back(std::move(source).value());
+      continue;
+    }
     if (s.kind == "http") {
       HttpIngestSourceOptions o;
       o.name = s.name;
@@ -118,7 +131,7 @@ Result<std::vector<std::unique_ptr<Source>>> BuildSources(const RulesFile& file)
   return out;
 }
 
-Result<std::vector<std::unique_ptr<Sink>>> BuildSinks(const RulesFile& file, bool interactive) {
+Result<std::vector<std::unique_ptr<Sink>>> BuildSinks(const RulesFile& file, bool interactive, Logger* logger) {
   std::vector<std::unique_ptr<Sink>> out;
   for (const auto& s : file.sinks) {
     if (s.kind == "stdout") {
@@ -129,6 +142,10 @@ Result<std::vector<std::unique_ptr<Sink>>> BuildSinks(const RulesFile& file, boo
     } else if (s.kind == "file") {
       const bool fsync = s.node["fsync"] && s.node["fsync"].Scalar() == "true";
       auto sink = FileSink::Open(ResolvePath(file.directory, s.node["path"].Scalar()), fsync);
+      if (!sink.ok()) return sink.status();
+      out.push_back(std::move(sink).value());
+    } else if (s.kind == "kafka") {
+      auto sink = BuildKafkaSink(s, file, logger);
       if (!sink.ok()) return sink.status();
       out.push_back(std::move(sink).value());
     } else {

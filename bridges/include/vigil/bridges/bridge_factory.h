@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "vigil/engine/config_errors.h"
+#include "vigil/engine/logger.h"
 #include "vigil/engine/rules_file.h"
 #include "vigil/engine/sink.h"
 #include "vigil/engine/source.h"
@@ -17,9 +18,12 @@
 namespace vigil::bridges {
 
 void CheckBridges(const RulesFile& file, ConfigErrors& errors);
-Result<std::vector<std::unique_ptr<Source>>> BuildSources(const RulesFile& file);
+// `logger` (not owned, may be null) receives what broker bridges report
+// while running (connection loss, failed commits); it must outlive them.
+Result<std::vector<std::unique_ptr<Source>>> BuildSources(const RulesFile& file, Logger* logger = nullptr);
 // `interactive`: stdout is a terminal (text sinks may use colour).
-Result<std::vector<std::unique_ptr<Sink>>> BuildSinks(const RulesFile& file, bool interactive);
+Result<std::vector<std::unique_ptr<Sink>>> BuildSinks(const RulesFile& file, bool interactive,
+                                                      Logger* logger = nullptr);
 
 // Resolves `path` against `dir` unless it is absolute or "-".
 std::string ResolvePath(const std::string& dir, const std::string& path);
