@@ -73,7 +73,12 @@ KafkaSource::~KafkaSource() {
   } else {
     const auto deadline = Clock::now() + options_.close_timeout;
     while (!(closed = rd_kafka_consumer_closed(rk_) != 0) && Clock::now() < deadline) {
-      rd_kafka_queue_poll_callback(q, 100);
+      rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 100);
+      if (ev == nullptr) continue;
+      if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
+        OnRebalance(rk_, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev), this);
+      }
+      rd_kafka_event_destroy(ev);
     }
     if (!closed) Warn("did not leave the group within the close timeout; its members will time out instead");
   }
