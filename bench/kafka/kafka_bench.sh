@@ -34,7 +34,10 @@ pids+=("$!")
 for _ in $(seq 50); do [ -s "$tmp/mock.out" ] && break; sleep 0.1; done
 addr=$(head -1 "$tmp/mock.out")
 t0=$(date +%s.%N)
-"$vigil" sim --devices 1000 --count "$n" --kafka "$addr" --topic bench 2>"$tmp/produce.log"
+# Event times end about now: a live source's watermark follows the wall clock
+# when it is idle, and data days old would be all late and evicted (key_ttl).
+start=$(( $(date +%s%3N) - n * 10 ))  # 1000 devices every 10 s: 100 messages per second of event time
+"$vigil" sim --devices 1000 --count "$n" --start "$start" --kafka "$addr" --topic bench 2>"$tmp/produce.log"
 t1=$(date +%s.%N)
 echo "produced $n messages into $partitions partitions in $(python3 -c "print(f'{$t1-$t0:.1f}')") s ($(tail -1 "$tmp/produce.log"))"
 
@@ -43,11 +46,11 @@ run_vigil() {  # run_vigil GROUP: prints the rate
   local dir=$tmp/$1
   mkdir -p "$dir"
   cat >"$dir/rules.yaml" <<YAML
-engine: {shards: 2, state_dir: ./state}
+engine: {shards: 2, state_dir: ./state, checkpoint_interval: ${CKPT:-1s}}
 http: {listen: "127.0.0.1:$port"}
 sources:
   - name: bench
-    kafka: {brokers: "$addr", topics: [bench], group: $1, key_tag: device}
+    kafka: {brokers: "$addr", topics: [bench], group: $1, key_tag: device, properties: {fetch.wait.max.ms: ${FETCH_WAIT:-500}}}
 rules:
   - name: overheat
     key: [zone, device]
@@ -77,6 +80,7 @@ while time.time() < deadline:
     for line in text.splitlines():
         if line.startswith('vigil_messages_received_total{source="bench"}'):
             got = int(float(line.split()[-1]))
+    if "VIGIL_BENCH_DEBUG" in __import__("os").environ: print(now, got, file=sys.stderr)
     if got > 0 and first is None:
         first = (now, got)
     if got >= n:
