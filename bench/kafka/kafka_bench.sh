@@ -11,6 +11,9 @@
 # alternately, ROUNDS times each in fresh consumer groups; prints the best
 # rate of each and the ratio. Not part of the test suite.
 #   bench/kafka/kafka_bench.sh [N] [PARTITIONS] [ROUNDS]   (default 2000000 32 2)
+# Investigation knobs: FETCH_WAIT (fetch.wait.max.ms of vigil's consumer,
+# default 500), CKPT (checkpoint_interval, default 1s), VIGIL_BENCH_DEBUG=1
+# (print every /metrics sample: time, messages received).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:-2000000}
