@@ -7,6 +7,7 @@
 #include "vigil/bridges/file_source.h"
 #include "vigil/bridges/http_ingest_source.h"
 #include "vigil/bridges/outbox_sink.h"
+#include "kafka/kafka_config.h"
 #include "mqtt/mqtt_config.h"
 
 namespace vigil::bridges {
@@ -39,6 +40,11 @@ void CheckSink(const SinkSettings& s, const RulesFile& file, ConfigErrors& error
     (void)ReadOutbox(n, "sink 'mqtt'", errors);
     return;
   }
+  if (s.kind == "kafka") {
+    CheckKafkaSink(s, errors);
+    (void)ReadOutbox(n, "sink 'kafka'", errors);
+    return;
+  }
   if (s.kind == "stdout") {
     if (n.IsNull()) return;
     if (!n.IsMap()) {
@@ -61,7 +67,7 @@ void CheckSink(const SinkSettings& s, const RulesFile& file, ConfigErrors& error
     if (n["fsync"]) (void)ReadBool(n["fsync"], "sink 'file' fsync", errors);
     return;
   }
-  errors.Add(n, "sink '" + s.kind + "' is not available in this build of vigil yet (available: stdout, file, mqtt)");
+  errors.Add(n, "sink '" + s.kind + "' is not available in this build of vigil yet (available: stdout, file, mqtt, kafka)");
 }
 
 // `outbox: {max_alerts: N, retry_min: 100ms, retry_max: 30s, batch: N}` of a sink that can fail.
@@ -130,9 +136,11 @@ void CheckBridges(const RulesFile& file, ConfigErrors& errors) {
       CheckHttpSource(s, file, &http_sources, errors);
     } else if (s.kind == "mqtt") {
       CheckMqttSource(s, file, errors);
+    } else if (s.kind == "kafka") {
+      CheckKafkaSource(s, errors);
     } else if (!s.kind.empty()) {
       errors.Add(s.kind_node, "source '" + s.name + "': '" + s.kind +
-                                  "' sources are not available in this build of vigil yet (available: file, http, mqtt)");
+                                  "' sources are not available in this build of vigil yet (available: file, http, mqtt, kafka)");
     }
   }
   for (const auto& s : file.sinks) CheckSink(s, file, errors);
@@ -143,6 +151,12 @@ Result<std::vector<std::unique_ptr<Source>>> BuildSources(const RulesFile& file,
   for (const auto& s : file.sources) {
     if (s.kind == "mqtt") {
       auto source = BuildMqttSource(s, file, context.logger);
+      if (!source.ok()) return source.status();
+      out.push_back(std::move(source).value());
+      continue;
+    }
+    if (s.kind == "kafka") {
+      auto source = BuildKafkaSource(s, file, context.logger);
       if (!source.ok()) return source.status();
       out.push_back(std::move(source).value());
       continue;
@@ -181,6 +195,12 @@ Result<std::vector<std::unique_ptr<Sink>>> BuildSinks(const RulesFile& file, boo
   for (const auto& s : file.sinks) {
     if (s.kind == "mqtt") {
       auto sink = BuildMqttSink(s, file, context.logger);
+      if (!sink.ok()) return sink.status();
+      auto wrapped = WithOutbox(std::move(sink).value(), s.node, file, context);
+      if (!wrapped.ok()) return wrapped.status();
+      out.push_back(std::move(wrapped).value());
+    } else if (s.kind == "kafka") {
+      auto sink = BuildKafkaSink(s, file, context.logger);
       if (!sink.ok()) return sink.status();
       auto wrapped = WithOutbox(std::move(sink).value(), s.node, file, context);
       if (!wrapped.ok()) return wrapped.status();

@@ -247,6 +247,9 @@ Status Engine::Run() {
           std::chrono::duration<double>(kCheckpointPauseFactor * checkpointer->last_duration_seconds()));
       next_checkpoint = std::chrono::steady_clock::now() + std::max<std::chrono::steady_clock::duration>(interval, pause);
     }
+    if (checkpointer != nullptr) {
+      if (auto durable = checkpointer->TakeDurable()) NotifyDurable(*durable);
+    }
     pipeline.Flush(router.watermark);
     if (!progress && finished < sources_.size()) {
       if (dead_letter_ != nullptr) dead_letter_->Flush();
@@ -258,11 +261,15 @@ Status Engine::Run() {
   if (checkpointer != nullptr) {
     // The final checkpoint: everything processed, every alert synced.
     const bool synced = dispatcher.Sync();
-    Status st = checkpointer->CommitFinal(Progress(router, checkpoint_id + 1), Positions(router),
+    std::vector<StoredSource> final_positions = Positions(router);
+    Status st = checkpointer->CommitFinal(Progress(router, checkpoint_id + 1), final_positions,
                                           pipeline.CollectFinal(), synced);
     if (!st.ok()) {
       logger_->Log(LogLevel::kError, "final checkpoint: " + st.message());
       if (failure.ok()) failure = st;
+    } else {
+      (void)checkpointer->TakeDurable();  // superseded by the final positions
+      NotifyDurable(final_positions);
     }
     stats_.checkpoints = checkpointer->succeeded();
     stats_.checkpoints_failed = checkpointer->failed();
@@ -307,6 +314,15 @@ StoredProgress Engine::Progress(const Router& router, uint64_t id) const {
   p.start_ts = router.start_ts;
   p.shards = shards_;
   return p;
+}
+
+// A checkpoint holding these positions is durable: tell each source (a
+// Kafka source commits its offsets). Router thread. Positions() lists the
+// sources in order, so entry i is source i.
+void Engine::NotifyDurable(const std::vector<StoredSource>& positions) {
+  for (size_t i = 0; i < positions.size() && i < sources_.size(); ++i) {
+    if (!positions[i].position.empty()) sources_[i]->OnCheckpointDurable(positions[i].position);
+  }
 }
 
 std::vector<StoredSource> Engine::Positions(const Router& router) const {

@@ -147,6 +147,11 @@ void Checkpointer::Loop() {
       if (!st.ok()) {
         logger_->Log(LogLevel::kError, "checkpoint " + std::to_string(id) + " failed (retried with the next one): " +
                                            st.message());
+      } else {
+        lock.lock();
+        durable_ = std::move(sources);
+        durable_ready_.store(true, std::memory_order_release);
+        lock.unlock();
       }
     }
     lock.lock();
@@ -169,6 +174,15 @@ Status Checkpointer::CommitFinal(StoredProgress progress, std::vector<StoredSour
   st = store_->Flush();
   if (!st.ok()) return st;
   return store_->Compact();
+}
+
+std::optional<std::vector<StoredSource>> Checkpointer::TakeDurable() {
+  if (!durable_ready_.load(std::memory_order_acquire)) return std::nullopt;
+  std::lock_guard<std::mutex> lock(mu_);
+  durable_ready_.store(false, std::memory_order_relaxed);
+  std::optional<std::vector<StoredSource>> out = std::move(durable_);
+  durable_.reset();
+  return out;
 }
 
 Checkpointer::Durations Checkpointer::durations() const {

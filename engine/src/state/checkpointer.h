@@ -8,7 +8,9 @@
 // A checkpoint that cannot be completed (a sink could not sync, RocksDB
 // failed) is not lost: its state changes are kept and written with the next
 // one, while the stored positions stay at the last durable checkpoint.
-// Thread-safety: Begin/Busy/WaitIdle/CommitFinal from the router thread;
+// Once a checkpoint is durable, its source positions wait in TakeDurable()
+// for the router, which tells the sources (a Kafka source commits offsets).
+// Thread-safety: Begin/Busy/WaitIdle/CommitFinal/TakeDurable from the router thread;
 // the CheckpointListener calls from shard and alert threads; the counters
 // from any thread.
 #pragma once
@@ -18,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,6 +48,11 @@ class Checkpointer final : public CheckpointListener {
   // synchronously, then flushes the memtable (fast next start).
   Status CommitFinal(StoredProgress progress, std::vector<StoredSource> sources, const StateDelta& final_delta,
                      bool alerts_synced);
+
+  // The source positions of the newest checkpoint made durable since the
+  // last call, if any (each durable checkpoint is handed over at most once;
+  // an older one not yet taken is superseded). Cheap when there is none.
+  std::optional<std::vector<StoredSource>> TakeDurable();
 
   void OnShardState(uint64_t id, uint32_t shard, StateDelta delta) override;
   void OnAlertsSynced(uint64_t id, bool synced) override;
@@ -90,6 +98,8 @@ class Checkpointer final : public CheckpointListener {
   bool alerts_synced_ = false;
   double begun_s_ = 0;
   StateStore::Batch pending_;  // state changes not yet durable (failed checkpoints carry over)
+  std::optional<std::vector<StoredSource>> durable_;  // positions of the last durable checkpoint, not yet taken
+  std::atomic<bool> durable_ready_{false};
   std::thread thread_;
 
   std::atomic<uint64_t> succeeded_{0}, failed_{0}, last_bytes_{0}, total_bytes_{0};

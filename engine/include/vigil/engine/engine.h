@@ -125,6 +125,7 @@ class Engine {
   Status RestoreState(Pipeline* pipeline, KeyTable* keys, Router* router, AlertDispatcher* dispatcher);
   StoredProgress Progress(const Router& router, uint64_t id) const;
   std::vector<StoredSource> Positions(const Router& router) const;
+  void NotifyDurable(const std::vector<StoredSource>& positions);
   void AddCheckpointMetrics(std::vector<prometheus::MetricFamily>* families) const;
   void AddBridgeMetrics(std::vector<prometheus::MetricFamily>* families) const;
   Schema schema_;
