@@ -135,7 +135,9 @@ RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
     result.exit_code = kExitRuntime;
     return result;
   }
-  auto sinks = bridges::BuildSinks(cfg->file, isatty(STDOUT_FILENO) != 0);
+  bridges::SinkEnvironment sink_env;
+  sink_env.logger = sh.logger;  // alerts an HTTP peer rejected for good are logged
+  auto sinks = bridges::BuildSinks(cfg->file, isatty(STDOUT_FILENO) != 0, sink_env);
   if (!sinks.ok()) {
     std::fprintf(stderr, "vigil run: %s\n", sinks.status().message().c_str());
     result.exit_code = kExitRuntime;

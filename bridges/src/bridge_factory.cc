@@ -6,6 +6,7 @@
 #include "vigil/bridges/basic_sinks.h"
 #include "vigil/bridges/file_source.h"
 #include "vigil/bridges/http_ingest_source.h"
+#include "http/http_sinks_config.h"
 
 namespace vigil::bridges {
 
@@ -50,6 +51,14 @@ void CheckSink(const SinkSettings& s, ConfigErrors& errors) {
     CheckKeys(n, {"path", "fsync"}, "sink 'file'", errors);
     (void)ReadString(n["path"], "sink 'file' path", errors);
     if (n["fsync"]) (void)ReadBool(n["fsync"], "sink 'file' fsync", errors);
+    return;
+  }
+  if (s.kind == "webhook") {
+    CheckWebhookSink(s, errors);
+    return;
+  }
+  if (s.kind == "influxdb") {
+    CheckInfluxDbSink(s, errors);
     return;
   }
   errors.Add(n, "sink '" + s.kind + "' is not available in this build of vigil yet (available: stdout, file)");
@@ -118,7 +127,8 @@ Result<std::vector<std::unique_ptr<Source>>> BuildSources(const RulesFile& file)
   return out;
 }
 
-Result<std::vector<std::unique_ptr<Sink>>> BuildSinks(const RulesFile& file, bool interactive) {
+Result<std::vector<std::unique_ptr<Sink>>> BuildSinks(const RulesFile& file, bool interactive,
+                                                      const SinkEnvironment& env) {
   std::vector<std::unique_ptr<Sink>> out;
   for (const auto& s : file.sinks) {
     if (s.kind == "stdout") {
@@ -129,6 +139,10 @@ Result<std::vector<std::unique_ptr<Sink>>> BuildSinks(const RulesFile& file, boo
     } else if (s.kind == "file") {
       const bool fsync = s.node["fsync"] && s.node["fsync"].Scalar() == "true";
       auto sink = FileSink::Open(ResolvePath(file.directory, s.node["path"].Scalar()), fsync);
+      if (!sink.ok()) return sink.status();
+      out.push_back(std::move(sink).value());
+    } else if (s.kind == "webhook" || s.kind == "influxdb") {
+      auto sink = s.kind == "webhook" ? BuildWebhookSink(s, file, env) : BuildInfluxDbSink(s, file, env);
       if (!sink.ok()) return sink.status();
       out.push_back(std::move(sink).value());
     } else {

@@ -6,10 +6,13 @@
 // resolved against the rules file's directory. Load-time only.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "vigil/engine/config_errors.h"
+#include "vigil/engine/logger.h"
 #include "vigil/engine/rules_file.h"
 #include "vigil/engine/sink.h"
 #include "vigil/engine/source.h"
@@ -18,8 +21,21 @@ namespace vigil::bridges {
 
 void CheckBridges(const RulesFile& file, ConfigErrors& errors);
 Result<std::vector<std::unique_ptr<Source>>> BuildSources(const RulesFile& file);
+// What the sinks built from the rules file report to. Both optional.
+struct SinkEnvironment {
+  // The operator's log (e.g. alerts an HTTP peer rejected); must outlive the sinks.
+  Logger* logger = nullptr;
+  // An alert a sink's peer rejected for good (HTTP 4xx): never retried, so
+  // it belongs in the dead letters. Called on the thread that flushes the
+  // sink, with the sink's name, the alert JSON and the reason.
+  std::function<void(std::string_view sink, std::string_view alert_json, std::string_view reason)> on_rejected;
+};
+
 // `interactive`: stdout is a terminal (text sinks may use colour).
-Result<std::vector<std::unique_ptr<Sink>>> BuildSinks(const RulesFile& file, bool interactive);
+// Secrets named by the file (token_env, token_file, password_env...) are
+// read here: a missing one is an InvalidArgument naming its position.
+Result<std::vector<std::unique_ptr<Sink>>> BuildSinks(const RulesFile& file, bool interactive,
+                                                      const SinkEnvironment& env = {});
 
 // Resolves `path` against `dir` unless it is absolute or "-".
 std::string ResolvePath(const std::string& dir, const std::string& path);
