@@ -236,7 +236,8 @@ Result<std::string> ReadSecret(const SecretRef& ref, const std::string& what, co
   const std::string path = ResolvePath(file.directory, ref.file);
   std::ifstream in(path);
   std::string line;
-  if (!in || !std::getline(in, line)) return ErrorAt(file, ref.at, what + " file '" + path + "' cannot be read");
+  if (!in) return ErrorAt(file, ref.at, what + " file '" + path + "' cannot be read");
+  if (!std::getline(in, line)) line.clear();
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
   if (line.empty()) return ErrorAt(file, ref.at, what + " file '" + path + "' is empty");
   return line;
