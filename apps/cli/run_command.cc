@@ -140,7 +140,8 @@ RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
   auto sinks = bridges::BuildSinks(cfg->file, isatty(STDOUT_FILENO) != 0, sink_env);
   if (!sinks.ok()) {
     std::fprintf(stderr, "vigil run: %s\n", sinks.status().message().c_str());
-    result.exit_code = kExitRuntime;
+    // A secret the rules file names is missing: a usage error, like http.token_env.
+    result.exit_code = sinks.status().code() == Status::Code::kInvalidArgument ? kExitUsage : kExitRuntime;
     return result;
   }
   if (sinks->empty()) {
