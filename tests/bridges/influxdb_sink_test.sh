@@ -10,7 +10,7 @@
 # `vigil check` as not available yet.
 #   influxdb_sink_test.sh PATH/TO/vigil
 set -u
-vigil=$1
+vigil=$(realpath "$1")
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$tmp"; }

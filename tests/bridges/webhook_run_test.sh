@@ -5,10 +5,12 @@
 # (tests/bridges/webhook_receiver.py). Every alert of the file sink arrives,
 # in the same order (so in order per key), with the headers. Then a receiver
 # that answers 400: the alerts are rejected for good, logged with the
-# reason (rate-limited, token not shown), and vigil still exits 0.
+# reason (rate-limited, token not shown), and vigil still exits 0. Last, a
+# live run: the sinks' metrics in /metrics (promtool), an unreachable
+# webhook counted and logged while the other one delivers.
 #   webhook_run_test.sh PATH/TO/vigil
 set -u
-vigil=$1
+vigil=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 pids=()
@@ -120,6 +122,50 @@ requests=$(wc -l <"$tmp/refusing.ndjson")
 grep -q 'rejected for good.*HTTP 400: {"error":"refused by the test receiver"}' "$tmp/err2" \
   && ok "the 400 and the receiver's reason are logged" || { fail "no 400 in the log"; cat "$tmp/err2"; }
 grep -qE 'h00k-S3CRET|/hook/' "$tmp/err2" && fail "the token or the URL path appears in the log" || ok "neither token nor URL path logged"
+
+# A live run (HTTP ingest): the sinks' counters in /metrics, valid for
+# promtool; a webhook that cannot be reached fails its flush within its
+# timeout and is counted, without holding up the reachable one.
+start_receiver live
+hp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+cat >"$tmp/live.yaml" <<YAML
+engine: {state_dir: ./live-state}
+http: {listen: "127.0.0.1:$hp"}
+sources:
+  - name: api
+    http: {}
+rules:
+  - name: hot
+    key: [device]
+    when: temp > 30
+sinks:
+  - webhook: {url: "http://127.0.0.1:$port/hook"}
+  - webhook: {url: "http://127.0.0.1:1/down", name: down-hook, timeout: 200ms}
+YAML
+(cd "$tmp" && exec timeout 30 "$vigil" run live.yaml >/dev/null 2>"$tmp/err3") &
+vpid=$!
+pids+=("$vpid")
+if wait_for 15 curl -sf "http://127.0.0.1:$hp/healthz"; then
+  now=$(date +%s%3N)
+  curl -s -m 5 -H 'Content-Type: application/x-ndjson' --data-binary "{\"ts\":$now,\"device\":\"d1\",\"temp\":35}
+{\"ts\":$((now + 1)),\"device\":\"d2\",\"temp\":36}" "http://127.0.0.1:$hp/api/v1/ingest" >/dev/null
+  delivered() { curl -sf "http://127.0.0.1:$hp/metrics" | grep -q "^vigil_sink_alerts_delivered_total{sink=\"webhook:http://127.0.0.1:$port\"} 2$"; }
+  wait_for 10 delivered && ok "vigil_sink_alerts_delivered_total counts the 2 alerts" || fail "delivered counter"
+  curl -sf "http://127.0.0.1:$hp/metrics" >"$tmp/metrics.txt"
+  grep -q '^vigil_sink_http_requests_total{result="failed",sink="down-hook"} [1-9]' "$tmp/metrics.txt" \
+    && ok "the unreachable webhook's failures are counted" || fail "no failed requests for down-hook"
+  promtool check metrics <"$tmp/metrics.txt" >"$tmp/promtool.out" 2>&1 && ok "promtool check metrics" \
+    || fail "promtool: $(cat "$tmp/promtool.out")"
+  [ "$(wc -l <"$tmp/live.ndjson")" = 2 ] && ok "the receiver got both alerts" || fail "receiver got $(wc -l <"$tmp/live.ndjson")"
+else
+  fail "vigil run (live) did not start"; cat "$tmp/err3"
+fi
+kill -TERM "$vpid" 2>/dev/null
+wait "$vpid"
+rc=$?
+[ "$rc" = 0 ] && ok "SIGTERM: exit 0" || fail "live vigil exit $rc"
+grep -q "error sink down-hook: POST failed: Failed to connect" "$tmp/err3" && ok "the failed flush is logged: $(grep -m1 -o 'POST failed.*' "$tmp/err3")" \
+  || { fail "no log of the failed flush"; cat "$tmp/err3"; }
 
 echo "$fails failed"
 [ "$fails" -eq 0 ]

@@ -120,7 +120,7 @@ Status InfluxDbSink::Flush() {
   for (size_t begin = 0; begin < pending_.size() && st.ok(); begin += options_.max_batch) {
     st = Send(begin, std::min(pending_.size(), begin + options_.max_batch));
     if (!st.ok()) {
-      st = Status::IoError(name_ + ": " + st.message() + " (" + std::to_string(pending_.size() - begin) + " of " +
+      st = Status::IoError(st.message() + " (" + std::to_string(pending_.size() - begin) + " of " +
                            std::to_string(pending_.size()) + " alerts of this flush not written)");
     }
   }

@@ -53,7 +53,7 @@ Status WebhookSink::Flush() {
   for (size_t begin = 0; begin < pending_.size() && st.ok(); begin += per_request) {
     st = Send(begin, std::min(pending_.size(), begin + per_request));
     if (!st.ok()) {
-      st = Status::IoError(name_ + ": " + st.message() + " (" + std::to_string(pending_.size() - begin) + " of " +
+      st = Status::IoError(st.message() + " (" + std::to_string(pending_.size() - begin) + " of " +
                            std::to_string(pending_.size()) + " alerts of this flush not sent)");
     }
   }
