@@ -24,5 +24,5 @@ set(CPACK_DEBIAN_PACKAGE_SECTION misc)
 # The shared libraries the binary links (Debian 12 package names; checked by
 # tests/packaging/package_test.sh against ldd of the installed binary).
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "librocksdb7.8, libsimdjson14, libyaml-cpp0.7, libprometheus-cpp-core1.0, libcivetweb1, libpaho-mqttpp3-1, libpaho-mqtt1.3, librdkafka1, libfmt9, libssl3, libstdc++6, libc6")
+    "librocksdb7.8, libsimdjson14, libyaml-cpp0.7, libprometheus-cpp-core1.0, libcivetweb1, libpaho-mqttpp3-1, libpaho-mqtt1.3, librdkafka1, libcurl4, libfmt9, libssl3, libstdc++6, libc6")
 include(CPack)

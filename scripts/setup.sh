@@ -14,6 +14,7 @@ PACKAGES=(
   libcivetweb-dev civetweb  # civetweb: its CMake package checks for /usr/bin/civetweb
   # tests, benchmarks and demo
   python3 curl mosquitto mosquitto-clients kcat time prometheus chromium
+  influxdb  # influxd 1.6.7 for the influxdb sink test
 )
 
 missing=()

@@ -134,7 +134,9 @@ struct RunShared {
 RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
   RunResult result;
   const RunArgs& a = *sh.args;
-  const bridges::BridgeContext bridge_context{sh.logger, sh.store};
+  bridges::BridgeContext bridge_context;
+  bridge_context.logger = sh.logger;
+  bridge_context.state = sh.store;
   auto sources = bridges::BuildSources(cfg->file, bridge_context);
   if (!sources.ok()) {
     std::fprintf(stderr, "vigil run: %s\n", sources.status().message().c_str());
@@ -144,7 +146,8 @@ RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
   auto sinks = bridges::BuildSinks(cfg->file, isatty(STDOUT_FILENO) != 0, bridge_context);
   if (!sinks.ok()) {
     std::fprintf(stderr, "vigil run: %s\n", sinks.status().message().c_str());
-    result.exit_code = kExitRuntime;
+    // A secret the rules file names is missing: a usage error, like http.token_env.
+    result.exit_code = sinks.status().code() == Status::Code::kInvalidArgument ? kExitUsage : kExitRuntime;
     return result;
   }
   if (sinks->empty()) {

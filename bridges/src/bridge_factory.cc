@@ -7,6 +7,7 @@
 #include "vigil/bridges/file_source.h"
 #include "vigil/bridges/http_ingest_source.h"
 #include "vigil/bridges/outbox_sink.h"
+#include "http/http_sinks_config.h"
 #include "kafka/kafka_config.h"
 #include "mqtt/mqtt_config.h"
 
@@ -45,6 +46,16 @@ void CheckSink(const SinkSettings& s, const RulesFile& file, ConfigErrors& error
     (void)ReadOutbox(n, "sink 'kafka'", errors);
     return;
   }
+  if (s.kind == "webhook") {
+    CheckWebhookSink(s, errors);
+    (void)ReadOutbox(n, "sink 'webhook'", errors);
+    return;
+  }
+  if (s.kind == "influxdb") {
+    CheckInfluxDbSink(s, errors);
+    (void)ReadOutbox(n, "sink 'influxdb'", errors);
+    return;
+  }
   if (s.kind == "stdout") {
     if (n.IsNull()) return;
     if (!n.IsMap()) {
@@ -67,7 +78,7 @@ void CheckSink(const SinkSettings& s, const RulesFile& file, ConfigErrors& error
     if (n["fsync"]) (void)ReadBool(n["fsync"], "sink 'file' fsync", errors);
     return;
   }
-  errors.Add(n, "sink '" + s.kind + "' is not available in this build of vigil yet (available: stdout, file, mqtt, kafka)");
+  errors.Add(n, "sink '" + s.kind + "' is not available in this build of vigil yet (available: stdout, file, mqtt, kafka, webhook, influxdb)");
 }
 
 // `outbox: {max_alerts: N, retry_min: 100ms, retry_max: 30s, batch: N}` of a sink that can fail.
@@ -127,7 +138,7 @@ void CheckHttpSource(const SourceSettings& s, const RulesFile& file, int* http_s
 void CheckBridges(const RulesFile& file, ConfigErrors& errors) {
   int http_sources = 0;
   for (const auto& s : file.sources) {
-    if (!s.topic_tags.empty() && s.kind != "mqtt" && s.node["topic_tags"]) {
+    if (!s.topic_tags.empty() && s.kind != "mqtt" && s.kind != "kafka" && s.node["topic_tags"]) {
       errors.Add(s.node["topic_tags"], "source '" + s.name + "': topic_tags needs a source with topics (mqtt)");
     }
     if (s.kind == "file") {
@@ -201,6 +212,13 @@ Result<std::vector<std::unique_ptr<Sink>>> BuildSinks(const RulesFile& file, boo
       out.push_back(std::move(wrapped).value());
     } else if (s.kind == "kafka") {
       auto sink = BuildKafkaSink(s, file, context.logger);
+      if (!sink.ok()) return sink.status();
+      auto wrapped = WithOutbox(std::move(sink).value(), s.node, file, context);
+      if (!wrapped.ok()) return wrapped.status();
+      out.push_back(std::move(wrapped).value());
+    } else if (s.kind == "webhook" || s.kind == "influxdb") {
+      const SinkEnvironment env{context.logger, context.on_rejected};
+      auto sink = s.kind == "webhook" ? BuildWebhookSink(s, file, env) : BuildInfluxDbSink(s, file, env);
       if (!sink.ok()) return sink.status();
       auto wrapped = WithOutbox(std::move(sink).value(), s.node, file, context);
       if (!wrapped.ok()) return wrapped.status();

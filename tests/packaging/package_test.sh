@@ -25,7 +25,10 @@ out=$("$bin" check "$ex" 2>&1) && ok "vigil check of the packaged example: $out"
 [ -f "$work/root/usr/lib/systemd/system/vigil.service" ] && ok "systemd unit installed" || fail "no systemd unit"
 [ -f "$work/root/usr/share/doc/vigil/durability.md" ] && ok "docs installed" || fail "no docs"
 depends=$(dpkg-deb -f "$deb" Depends)
-# Every library ldd resolves outside libc/libstdc++ must belong to a declared package.
+# Every library the binary links directly (NEEDED; what those need in turn is
+# their own packages' Depends, as dpkg-shlibdeps sees it), resolved by ldd,
+# outside libc/libstdc++ must belong to a declared package.
+needed=$(readelf -d "$bin" | awk -F'[][]' '/NEEDED/{print $2}' | tr '\n' ' ')
 missing=""
 while read -r lib; do
   pkg=""
@@ -35,7 +38,7 @@ while read -r lib; do
   [ -z "$pkg" ] && continue
   case "$pkg" in libc6|libgcc-s1|libstdc++6|libssl3|zlib1g|libzstd1|liblz4-1|libsnappy1v5|libbz2-1.0|liblzma5|libgflags2.2|libjemalloc2|libuuid1|libtbb12|libnuma1|liburing2) continue;; esac
   case ", $depends," in *", $pkg,"*|*", $pkg "*) ;; *) missing="$missing $pkg";; esac
-done < <(ldd "$bin" | awk '/=> \//{print $3}')
+done < <(ldd "$bin" | awk -v needed=" $needed" '/=> \// && index(needed, " " $1 " ") {print $3}')
 [ -z "$missing" ] && ok "Depends covers the linked libraries ($depends)" || fail "Depends lacks:$missing"
 
 echo "$fails failed"

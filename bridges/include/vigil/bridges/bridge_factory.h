@@ -6,7 +6,9 @@
 // resolved against the rules file's directory. Load-time only.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "vigil/engine/config_errors.h"
@@ -24,12 +26,25 @@ namespace vigil::bridges {
 struct BridgeContext {
   Logger* logger = nullptr;
   StateStore* state = nullptr;
+  // An alert a sink's peer rejected for good (HTTP 4xx): never retried.
+  // Called on the thread that flushes the sink, with the sink's name, the
+  // alert JSON and the reason. Optional (they are logged anyway).
+  std::function<void(std::string_view sink, std::string_view alert_json, std::string_view reason)> on_rejected;
+};
+
+// What the HTTP sinks (webhook, InfluxDB) are built with.
+struct SinkEnvironment {
+  Logger* logger = nullptr;
+  std::function<void(std::string_view sink, std::string_view alert_json, std::string_view reason)> on_rejected;
 };
 
 void CheckBridges(const RulesFile& file, ConfigErrors& errors);
 Result<std::vector<std::unique_ptr<Source>>> BuildSources(const RulesFile& file, const BridgeContext& context = {});
 // `interactive`: stdout is a terminal (text sinks may use colour). Sinks
-// that can fail (mqtt, ...) come wrapped in a durable outbox (OutboxSink).
+// that can fail (mqtt, kafka, webhook, influxdb) come wrapped in a durable
+// outbox (OutboxSink). Secrets named by the file (token_env, token_file,
+// password_env...) are read here: a missing one is an InvalidArgument
+// naming its position.
 Result<std::vector<std::unique_ptr<Sink>>> BuildSinks(const RulesFile& file, bool interactive,
                                                       const BridgeContext& context = {});
 
