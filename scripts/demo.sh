@@ -87,6 +87,7 @@ stop() {
   fi
   wait "$pid" 2>/dev/null || true
 }
+# shellcheck disable=SC2317  # summary and cleanup run from the EXIT trap
 summary() {
   local f=$tmp/alerts.ndjson s line=""
   [ -s "$f" ] || return 0
@@ -95,6 +96,7 @@ summary() {
   done
   echo "== $(grep -c '"state":"raised"' "$f" || true) alerts raised:${line%,}"
 }
+# shellcheck disable=SC2317
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -135,7 +137,11 @@ max_queued_messages 0
 set_tcp_nodelay true
 persistence false
 CONF
-  "$mosq" -c "$tmp/mosquitto.conf" >"$tmp/mosquitto.log" 2>&1 &
+  # In its own session: Ctrl-C on the terminal must not take the broker away
+  # before vigil has stopped (the cleanup stops it last).
+  local setsid=""
+  command -v setsid >/dev/null && setsid=setsid
+  $setsid "$mosq" -c "$tmp/mosquitto.conf" >"$tmp/mosquitto.log" 2>&1 &
   broker_pid=$!
   for ((i = 0; i < 50; i++)); do
     port_open "$mport" && return 0

@@ -6,11 +6,12 @@
 #     publish to its last message; prints both rates and vigil's share.
 #  2. latency: 10,000 probes/s through vigil to its MQTT sink
 #     (build/bench/vigil_mqtt_latency): publish -> alert received, p50/p99.
-#   bench/mqtt/mqtt_bench.sh [BUILD_DIR] [MESSAGES] [QOS]
+#   bench/mqtt/mqtt_bench.sh [BUILD_DIR] [MESSAGES] [QOS] [PROBES_PER_SECOND]
 set -u
 build=$(realpath "${1:-build}")
 n=${2:-300000}
 qos=${3:-1}
+lat_rate=${4:-10000}
 vigil=$build/vigil
 tmp=$(mktemp -d)
 pids=()
@@ -87,6 +88,6 @@ echo "mosquitto_sub (does nothing): $sub_rate msg/s"
 echo "vigil run (parse + 3 rules):  $vigil_rate msg/s"
 awk -v a="$vigil_rate" -v b="$sub_rate" 'BEGIN{printf "vigil / plain subscriber: %.1f %%\n", 100 * a / b}'
 
-echo "== latency: 10,000 probes/s for 10 s, publish -> alert delivered by vigil's MQTT sink"
-"$build/bench/vigil_mqtt_latency" "tcp://127.0.0.1:$port" 10000 10 100 probe 'alerts/probe/#'
+echo "== latency: $lat_rate probes/s for 10 s, publish -> alert delivered by vigil's MQTT sink"
+"$build/bench/vigil_mqtt_latency" "tcp://127.0.0.1:$port" "$lat_rate" 10 100 probe 'alerts/probe/#'
 echo "== vigil peak RSS: $(grep VmHWM /proc/$vpid/status | awk '{print $2, $3}')"

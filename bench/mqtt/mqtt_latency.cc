@@ -55,9 +55,16 @@ int main(int argc, char** argv) {
   sub.set_message_callback([&](mqtt::const_message_ptr m) {
     const int64_t now = NowUs();
     const std::string& p = m->get_payload_str();
-    const size_t at = p.find("\"value\":");
+    // An alert's "value", or (subscribed to the probes themselves: the
+    // broker's own latency) the probe's "probe".
+    size_t at = p.find("\"value\":");
+    size_t skip = 8;
+    if (at == std::string::npos) {
+      at = p.find("\"probe\":");
+      skip = 8;
+    }
     if (at == std::string::npos) return;
-    const double v = std::fabs(std::atof(p.c_str() + at + 8));
+    const double v = std::fabs(std::atof(p.c_str() + at + skip));
     received.fetch_add(1);
     std::lock_guard<std::mutex> lock(mu);
     latencies_ms.push_back(static_cast<double>(now - static_cast<int64_t>(v)) / 1000.0);
@@ -66,7 +73,7 @@ int main(int argc, char** argv) {
   try {
     sub.connect(mqtt::connect_options_builder().clean_session(true).finalize())->wait();
     sub.subscribe(alerts, 1)->wait();
-    pub.connect(mqtt::connect_options_builder().clean_session(true).max_inflight(1000).finalize())->wait();
+    pub.connect(mqtt::connect_options_builder().clean_session(true).max_inflight(65535).finalize())->wait();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mqtt_latency: %s\n", e.what());
     return 1;

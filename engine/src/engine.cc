@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "pipeline/router_waker.h"
 #include "state/checkpointer.h"
 #include "vigil/engine/timestamp.h"
 
@@ -130,6 +131,7 @@ Engine::Engine(Schema schema, std::unique_ptr<TagInterner> tags, std::vector<std
     : schema_(std::move(schema)),
       tags_(std::move(tags)),
       rules_(std::move(rules)),
+      waker_(std::make_unique<RouterWaker>()),
       sources_(std::move(sources)),
       sinks_(std::move(sinks)),
       dead_letter_(dead_letter),
@@ -185,6 +187,7 @@ Status Engine::Run() {
   Pipeline pipeline(schema_, tags_.get(), &keys, rules_, popt, &dispatcher);
   Router router(this, &pipeline);
   for (auto& s : sources_) {
+    s->SetWaker(waker_.get());
     Status st = s->Open(schema_, tags_.get());
     if (!st.ok()) return Status::IoError("source '" + s->name() + "': " + st.message());
     Router::SourceClock c;
@@ -253,7 +256,7 @@ Status Engine::Run() {
     pipeline.Flush(router.watermark);
     if (!progress && finished < sources_.size()) {
       if (dead_letter_ != nullptr) dead_letter_->Flush();
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      waker_->WaitFor(std::chrono::milliseconds(2));  // or less: a live source got data
     }
   }
   const bool all_done = finished == sources_.size() && !stop_.load(std::memory_order_relaxed);

@@ -41,9 +41,16 @@ done
 export TMPDIR=$tmp  # the demo's temp dirs (and the replay demo's data) land here
 # pid_of NAME FILE: the pid the demo printed for NAME ("NAME (pid N)").
 pid_of() { sed -n "s/.*$1 (pid \([0-9]*\)).*/\1/p" "$2" | head -1; }
+# running PID: the process exists and is not a zombie (exited, not yet reaped).
+running() {
+  local s
+  s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  s=${s##*) }
+  [ "${s%% *}" != Z ]
+}
 # gone PID...: none of them runs any more.
-gone() { local p; for p in "$@"; do [ -n "$p" ] && kill -0 "$p" 2>/dev/null && return 1; done; return 0; }
-exited() { ! kill -0 "$demo_pid" 2>/dev/null; }
+gone() { local p; for p in "$@"; do [ -n "$p" ] && running "$p" && return 1; done; return 0; }
+exited() { ! running "$demo_pid"; }
 
 # --- 1. live, then Ctrl-C ---------------------------------------------------------
 out=$tmp/live.out
@@ -87,11 +94,11 @@ curl -sf "$url/" | grep -qi '<html' && ok "GET / serves the live page" || fail "
 raised() { grep -Eq "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z RAISED +$1 +$2 $3=" "$out"; }
 for a in "critical overheat zone" "warning sensor-stuck device" "warning sensor-drift device" \
          "critical zone-silent zone" "critical heartbeat-lost zone" "major device-silent device"; do
-  set -- $a
-  if wait_for $((t0 + 45 - SECONDS)) raised "$1" "$2" "$3"; then
-    ok "alert on the terminal after $((SECONDS - t0)) s: $(grep -E -m1 "RAISED +$1 +$2 " "$out" | cut -c1-110)"
+  read -r severity rule tag <<<"$a"
+  if wait_for $((t0 + 45 - SECONDS)) raised "$severity" "$rule" "$tag"; then
+    ok "alert on the terminal after $((SECONDS - t0)) s: $(grep -E -m1 "RAISED +$severity +$rule " "$out" | cut -c1-110)"
   else
-    fail "no $2 alert raised in text form within 45 s"
+    fail "no $rule alert raised in text form within 45 s"
   fi
 done
 grep -q '"rule":"overheat"' "$demo_tmp/alerts.ndjson" 2>/dev/null && ok "file sink: alerts in $demo_tmp/alerts.ndjson" ||

@@ -269,6 +269,7 @@ IngestResponse HttpIngestSource::Submit(std::string body, std::string_view conte
     queued_messages_ += n;
     queued_bytes_ += bytes;
     queue_.push_back(std::move(batch));
+    if (queue_.size() == 1 && waker_ != nullptr) waker_->Wake();  // the router may be waiting
   }
   accepted_.fetch_add(resp.accepted, std::memory_order_relaxed);
   rejected_.fetch_add(resp.rejected, std::memory_order_relaxed);

@@ -52,7 +52,10 @@ struct MqttConnectionSettings {
   int64_t connect_timeout_ms = 5000;
   int64_t reconnect_min_ms = 500;
   int64_t reconnect_max_ms = 30000;
-  int max_inflight = 1000;                    // publishing side
+  // Publishing side. High on purpose: Paho C 1.3.12 (Debian 12) stalls its
+  // send thread for 1 s when the in-flight limit is reached (fixed upstream
+  // in 1.3.14, paho.mqtt.c#1457); the outbox bounds what is in flight.
+  int max_inflight = 65535;
 };
 
 // The keys of a connection that a source or sink entry may carry.

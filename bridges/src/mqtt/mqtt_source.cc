@@ -79,6 +79,7 @@ void MqttSource::OnArrived(std::shared_ptr<const mqtt::message> msg) {
   // Once closed, what still arrives is queued anyway: Poll drains it before
   // the engine stops, nothing acknowledged is dropped.
   queue_.push_back(std::move(msg));
+  if (queue_.size() == 1 && waker_ != nullptr) waker_->Wake();  // the router may be waiting
 }
 
 void MqttSource::AddTopicTags(const std::string& topic, bool retained, ParsedMessage* out) {

@@ -76,6 +76,7 @@ class HttpIngestSource final : public Source {
 
   // Source (router thread).
   const std::string& name() const override { return options_.name; }
+  void SetWaker(SourceWaker* waker) override { waker_ = waker; }
   Status Open(const Schema& schema, TagInterner* tags) override;
   Result<PollState> Poll(MessageHandler& handler, size_t max_messages) override;
   bool live() const override { return true; }
@@ -100,6 +101,7 @@ class HttpIngestSource final : public Source {
   bool Enqueue(std::unique_ptr<Batch> batch);
 
   HttpIngestSourceOptions options_;
+  SourceWaker* waker_ = nullptr;
   std::unique_ptr<JsonMessageParser> parser_;  // router thread
   std::unique_ptr<Batch> current_;             // router thread: the batch being drained
   size_t current_next_ = 0;

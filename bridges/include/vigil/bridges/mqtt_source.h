@@ -67,6 +67,7 @@ class MqttSource final : public Source {
   ~MqttSource() override;
 
   const std::string& name() const override { return options_.name; }
+  void SetWaker(SourceWaker* waker) override { waker_ = waker; }
   Status Open(const Schema& schema, TagInterner* tags) override;
   Result<PollState> Poll(MessageHandler& handler, size_t max_messages) override;
   bool live() const override { return true; }
@@ -84,6 +85,7 @@ class MqttSource final : public Source {
 
   MqttSourceOptions options_;
   Logger* logger_;
+  SourceWaker* waker_ = nullptr;
   std::unique_ptr<MqttSession> session_;
   std::vector<TopicTagTemplate> templates_;
 

@@ -43,6 +43,7 @@ struct MetricFamily;
 namespace vigil {
 
 class Checkpointer;
+class RouterWaker;
 
 // Receives rejected messages with their reason (the dead-letter sink).
 class DeadLetterWriter {
@@ -131,6 +132,8 @@ class Engine {
   Schema schema_;
   std::unique_ptr<TagInterner> tags_;
   std::vector<std::shared_ptr<const Rule>> rules_;
+  // Declared before sources_: sources may call it until they are destroyed.
+  std::unique_ptr<RouterWaker> waker_;
   std::vector<std::unique_ptr<Source>> sources_;
   std::vector<std::unique_ptr<Sink>> sinks_;
   DeadLetterWriter* dead_letter_;

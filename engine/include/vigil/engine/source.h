@@ -32,10 +32,22 @@ class MessageHandler {
 
 enum class PollState { kActive, kIdle, kFinished };
 
+// Lets a live source wake the router when data arrives while every source
+// was idle (the router otherwise waits up to 2 ms between polls). Wake() is
+// cheap and may be called from any thread; call it when a source's queue
+// goes from empty to non-empty.
+class SourceWaker {
+ public:
+  virtual ~SourceWaker() = default;
+  virtual void Wake() = 0;
+};
+
 class Source {
  public:
   virtual ~Source() = default;
   virtual const std::string& name() const = 0;
+  // Before Open: where to signal new data (outlives the source's use of it).
+  virtual void SetWaker(SourceWaker* waker) {}
   // Router thread, before the first Poll. `schema` and `tags` outlive the source.
   virtual Status Open(const Schema& schema, TagInterner* tags) = 0;
   // Hands at most `max_messages` messages to `handler`. kIdle: nothing now;
