@@ -168,7 +168,9 @@ VIGIL_MQTT_URL=tcp://127.0.0.1:$mport VIGIL_HTTP=127.0.0.1:$hport VIGIL_STATE_DI
   VIGIL_ALERTS_FILE=$tmp/alerts.ndjson "$vigil" run "$rules" &
 vigil_pid=$!
 connected() {
-  curl -sf "http://127.0.0.1:$hport/metrics" 2>/dev/null | grep -q '^vigil_source_connected{source="warehouse"} 1'
+  local m
+  m=$(curl -sf "http://127.0.0.1:$hport/metrics" 2>/dev/null) || return 1
+  grep -q '^vigil_source_connected{source="warehouse"} 1' <<<"$m"
 }
 for ((i = 0; i < 150; i++)); do
   connected && break

@@ -79,6 +79,8 @@ mport=$(sed -n 's#^== mosquitto (pid [0-9]*) on tcp://127.0.0.1:\([0-9]*\)$#\1#p
   fail "pids not printed: mosquitto '$broker_pid' sim '$sim_pid' run '$run_pid' port '$mport'"
 demo_tmp=$(sed -n 's#.*every one also in \(.*\)/alerts.ndjson$#\1#p' "$out")
 
+grep -q 'is not connected to the broker' "$out" && fail "the demo did not see vigil connected: $(grep 'not connected' "$out")" ||
+  ok "vigil connected to the broker before the simulator started"
 [ "$(curl -sf "$url/healthz")" = '{"status":"ok"}' ] && ok "GET /healthz: ok" || fail "/healthz: $(curl -s "$url/healthz")"
 received() {
   curl -sf "$url/metrics" | awk '$1 == "vigil_messages_received_total{source=\"warehouse\"}" && $2 > 0 {f = 1; print $2} END {exit !f}'

@@ -117,6 +117,17 @@ Status KafkaSource::Open(const Schema& schema, TagInterner* tags) {
   if (rk_ == nullptr) return Status::InvalidArgument(std::string("cannot create the Kafka consumer: ") + err);
   (void)conf.release();  // owned by rk_ now
   rd_kafka_poll_set_consumer(rk_);
+  if (waker_ != nullptr) {
+    // librdkafka calls this from its own thread when the consumer queue goes
+    // from empty to non-empty: the router, waiting while every source is
+    // idle, picks the messages up at once.
+    rd_kafka_queue_t* q = rd_kafka_queue_get_consumer(rk_);
+    if (q != nullptr) {
+      rd_kafka_queue_cb_event_enable(
+          q, [](rd_kafka_t*, void* opaque) { static_cast<SourceWaker*>(opaque)->Wake(); }, waker_);
+      rd_kafka_queue_destroy(q);
+    }
+  }
 
   kafka::PartitionListPtr topics(rd_kafka_topic_partition_list_new(static_cast<int>(options_.topics.size())));
   for (const auto& t : options_.topics) rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);

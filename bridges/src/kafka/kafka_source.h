@@ -82,6 +82,7 @@ class KafkaSource final : public Source {
 
   const std::string& name() const override { return options_.name; }
   // Creates the consumer and subscribes; connecting happens in the background.
+  void SetWaker(SourceWaker* waker) override { waker_ = waker; }
   Status Open(const Schema& schema, TagInterner* tags) override;
   // An error only for a fatal consumer error (the source stops).
   Result<PollState> Poll(MessageHandler& handler, size_t max_messages) override;
@@ -130,6 +131,7 @@ class KafkaSource final : public Source {
 
   KafkaSourceOptions options_;
   rd_kafka_t* rk_ = nullptr;
+  SourceWaker* waker_ = nullptr;
   std::unique_ptr<JsonMessageParser> parser_;
   TagInterner* tags_ = nullptr;
   int key_slot_ = -1;  // schema slot of key_tag, -1 when the rules do not use it
