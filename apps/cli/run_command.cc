@@ -137,6 +137,10 @@ RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
   bridges::BridgeContext bridge_context;
   bridge_context.logger = sh.logger;
   bridge_context.state = sh.store;
+  bridges::DeadLetterFile* dead = sh.dead;
+  bridge_context.on_rejected = [dead](std::string_view sink, std::string_view alert_json, std::string_view reason) {
+    dead->WriteRejectedAlert(sink, alert_json, reason);
+  };
   auto sources = bridges::BuildSources(cfg->file, bridge_context);
   if (!sources.ok()) {
     std::fprintf(stderr, "vigil run: %s\n", sources.status().message().c_str());

@@ -2,9 +2,11 @@
 """A webhook receiver for the integration tests: a real HTTP/1.1 server on
 127.0.0.1 (keep-alive, like most webhook endpoints) that records every POST
 as one JSON line {"path", "status", "authorization", "content_type", "body"}
-and answers it with a status chosen by --status (default 200).
+and answers it with a status chosen by --status (default 200); with
+--fail-first N the first N requests get 503 instead (a receiver that is down
+for a while, then recovers).
 
-  webhook_receiver.py --port-file FILE --out FILE [--status 400]
+  webhook_receiver.py --port-file FILE --out FILE [--status 400] [--fail-first N]
 
 It binds port 0 and writes the chosen port to --port-file once it listens.
 Stopped by a signal (the test kills it by pid)."""
@@ -20,7 +22,9 @@ def main():
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--status", type=int, default=200)
+    ap.add_argument("--fail-first", type=int, default=0)
     args = ap.parse_args()
+    seen = [0]
     out = open(args.out, "a", encoding="utf-8")
     lock = threading.Lock()
 
@@ -29,9 +33,12 @@ def main():
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with lock:
+                seen[0] += 1
+                status = 503 if seen[0] <= args.fail_first else args.status
             record = {
                 "path": self.path,
-                "status": args.status,
+                "status": status,
                 "authorization": self.headers.get("Authorization", ""),
                 "content_type": self.headers.get("Content-Type", ""),
                 "body": body.decode("utf-8"),
@@ -39,8 +46,8 @@ def main():
             with lock:
                 out.write(json.dumps(record) + "\n")
                 out.flush()
-            reply = b'{"ok":true}' if args.status < 300 else b'{"error":"refused by the test receiver"}'
-            self.send_response(args.status)
+            reply = b'{"ok":true}' if status < 300 else b'{"error":"refused by the test receiver"}'
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()

@@ -153,6 +153,7 @@ DeadLetterFile::~DeadLetterFile() { std::fclose(file_); }
 
 void DeadLetterFile::Write(std::string_view source, RejectReason reason, std::string_view where,
                            std::string_view raw) {
+  std::lock_guard<std::mutex> lock(mu_);
   line_ = "{\"source\":";
   AppendJsonString(&line_, source);
   line_ += ",\"reason\":";
@@ -165,6 +166,22 @@ void DeadLetterFile::Write(std::string_view source, RejectReason reason, std::st
   std::fwrite(line_.data(), 1, line_.size(), file_);
 }
 
-void DeadLetterFile::Flush() { std::fflush(file_); }
+void DeadLetterFile::WriteRejectedAlert(std::string_view sink, std::string_view alert_json, std::string_view reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  line_ = "{\"sink\":";
+  AppendJsonString(&line_, sink);
+  line_ += ",\"reason\":";
+  AppendJsonString(&line_, reason);
+  line_ += ",\"alert\":";
+  line_ += alert_json;  // one line of JSON, as the sink received it
+  line_ += "}\n";
+  std::fwrite(line_.data(), 1, line_.size(), file_);
+  std::fflush(file_);
+}
+
+void DeadLetterFile::Flush() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::fflush(file_);
+}
 
 }  // namespace vigil::bridges

@@ -3,11 +3,12 @@
 // file for rejected messages.
 //
 // Thread-safety: a sink is called from the alert thread only; the dead-letter
-// writer from the router thread only.
+// file from any thread (one mutex, uncontended on the router's path).
 #pragma once
 
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "vigil/engine/engine.h"
@@ -61,9 +62,13 @@ class DeadLetterFile final : public DeadLetterWriter {
   ~DeadLetterFile() override;
   void Write(std::string_view source, RejectReason reason, std::string_view where, std::string_view raw) override;
   void Flush() override;
+  // An alert a sink's peer refused for good (HTTP 4xx): one line
+  // {"sink","reason","alert":{...}} (any thread).
+  void WriteRejectedAlert(std::string_view sink, std::string_view alert_json, std::string_view reason);
 
  private:
   explicit DeadLetterFile(std::FILE* f) : file_(f) {}
+  std::mutex mu_;  // the router writes rejected messages, sink threads rejected alerts
   std::FILE* file_;
   std::string line_;
 };
