@@ -69,16 +69,16 @@ Result<MqttPublishStats> PublishWarehouseMqtt(const SimOptions& sim_in, const Mq
     inflight.pop_front();
     while (true) {
       try {
-        f.token->wait();
-        return Status::Ok();
+        // Not acknowledged within 5 s (lost across a reconnect): send again.
+        if (f.token->wait_for(std::chrono::seconds(5))) return Status::Ok();
       } catch (const std::exception& e) {
-        if (stop.load()) return Status::IoError(std::string("publish: ") + e.what());
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        try {
-          f.token = client->publish(f.topic, f.payload.data(), f.payload.size(), o.qos, f.retained);
-        } catch (const std::exception&) {
-          // still disconnected: try again
-        }
+      }
+      if (stop.load()) return Status::IoError("stopped with unacknowledged messages");
+      try {
+        f.token = client->publish(f.topic, f.payload.data(), f.payload.size(), o.qos, f.retained);
+      } catch (const std::exception&) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // still disconnected: try again
       }
     }
   };

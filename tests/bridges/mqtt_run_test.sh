@@ -175,6 +175,34 @@ wait_for 20 metric_is 'vigil_messages_received_total{source="warehouse"}' 200 &&
   fail "after restart received $(metric 'vigil_messages_received_total{source="warehouse"}') of 200"
 kill -TERM "$vpid"; wait "$vpid"
 
+# --- 3b. MQTT 5 with a shared subscription -----------------------------------------
+hport=$(free_port)
+mkdir -p "$tmp/v5"
+cat >"$tmp/v5/run.yaml" <<YAML
+engine: {state_dir: state}
+http: {listen: "127.0.0.1:$hport"}
+sources:
+  - name: shared
+    mqtt: {url: "mqtt://127.0.0.1:$mport", version: 5, client_id: vigil-v5, topics: ["\$share/vigil/entrepot/+/+/v1"], qos: 1}
+    topic_tags: "entrepot/{zone}/{sensor}/v1"
+rules:
+  - name: hot
+    key: [sensor]
+    when: temp > 25
+sinks:
+  - file: {path: alerts.ndjson}
+YAML
+(cd "$tmp/v5" && exec "$vigil" run run.yaml >"$tmp/v5/out" 2>"$tmp/v5/err") &
+vpid=$!
+pids+=("$vpid")
+wait_for 15 metric_is 'vigil_source_connected{source="shared"}' 1 || { fail "MQTT 5 source not connected"; tail -3 "$tmp/v5/err"; }
+"$vigil" sim --devices 5 --count 150 --start "$start3" --seed 10 --mqtt "tcp://127.0.0.1:$mport" --qos 1 \
+  --client-id sim-v5 2>/dev/null || fail "sim for the MQTT 5 source"
+wait_for 15 metric_is 'vigil_messages_received_total{source="shared"}' 150 &&
+  ok "MQTT 5 with a \$share/ subscription received the 150 messages" ||
+  fail "MQTT 5 shared subscription: $(metric 'vigil_messages_received_total{source="shared"}') of 150"
+kill -TERM "$vpid"; wait "$vpid"
+
 # --- 4. outbox: the alert broker is down, vigil is killed, then the broker comes up ---
 aport=$(free_port)
 hport=$(free_port)

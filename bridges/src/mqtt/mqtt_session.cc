@@ -146,11 +146,10 @@ MqttSession::~MqttSession() { Stop(); }
 mqtt::connect_options MqttSession::ConnectOptions() const {
   auto b = mqtt::connect_options_builder();
   if (settings_.version == 5) {
+    // The session-expiry property is set by ConnectorLoop on the object it
+    // connects with: Paho C++ 1.2's connect_options copies keep pointing at
+    // the properties of the object they were copied from.
     b.mqtt_version(MQTTVERSION_5).clean_start(settings_.clean_start);
-    if (!settings_.clean_start) {
-      b.properties({mqtt::property(mqtt::property::SESSION_EXPIRY_INTERVAL,
-                                   static_cast<int>(std::min<int64_t>(settings_.session_expiry_s, 0x7fffffff)))});
-    }
   } else {
     b.mqtt_version(MQTTVERSION_3_1_1).clean_session(settings_.clean_start);
   }
@@ -221,7 +220,14 @@ void MqttSession::ConnectorLoop() {
     std::string error;
     bool session_present = false;
     try {
-      mqtt::token_ptr tok = client_->connect(ConnectOptions());
+      mqtt::connect_options options = ConnectOptions();
+      if (settings_.version == 5 && !settings_.clean_start) {
+        // Set on `options` itself, which outlives the call (see ConnectOptions).
+        options.set_properties(mqtt::properties{mqtt::property(
+            mqtt::property::SESSION_EXPIRY_INTERVAL,
+            static_cast<int>(std::min<int64_t>(settings_.session_expiry_s, 0x7fffffff)))});
+      }
+      mqtt::token_ptr tok = client_->connect(options);
       if (!tok->wait_for(std::chrono::milliseconds(settings_.connect_timeout_ms + 2000))) {
         error = "connect timed out";
       } else {
