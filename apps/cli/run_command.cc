@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -124,6 +125,9 @@ struct RunShared {
   ReloadSlot* reload = nullptr;
   sigset_t signals;
   int http_port = -1;  // the port bound by the first run, reused after a reload
+  // SIGINT/SIGTERM seen: no further run, even when a reload was pending (a
+  // stop that arrives while a reload restarts the engine is not lost).
+  std::atomic<bool> stop{false};
 };
 
 RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
@@ -212,7 +216,8 @@ RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
                                       std::to_string(engine.shards()) + " shards; Ctrl-C to stop, SIGHUP to reload");
   const sigset_t set = sh.signals;
   ReloadSlot* reload = sh.reload;
-  std::thread waiter([&engine, set, reload] {
+  std::atomic<bool>* stop = &sh.stop;
+  std::thread waiter([&engine, set, reload, stop] {
     while (true) {
       int sig = 0;
       sigwait(&set, &sig);
@@ -221,6 +226,7 @@ RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
         if (reload->Request(engine).ok()) return;
         continue;  // broken file: keep running, keep listening
       }
+      stop->store(true);
       engine.RequestStop();
       return;
     }
@@ -247,6 +253,7 @@ RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
     return result;
   }
   result.reload = reload->Take();
+  if (sh.stop.load()) result.reload = nullptr;
   return result;
 }
 
