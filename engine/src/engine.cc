@@ -309,7 +309,8 @@ Status Engine::Run() {
 
 Status Engine::SubmitAlert(ExternalAlert alert) {
   if (inbox_.Push(std::move(alert))) return Status::Ok();
-  return Status::Unsupported("the engine has stopped (shutdown or reload): the alert was not written to the sinks");
+  return Status::Unsupported("the engine is not taking alerts (stopped for a shutdown or reload, or " +
+                             std::to_string(AlertInbox::kMaxPending) + " waiting for it to start)");
 }
 
 StoredProgress Engine::Progress(const Router& router, uint64_t id) const {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -40,11 +41,15 @@ struct ExternalAlert {
 
 class AlertInbox {
  public:
-  // False (and `alert` dropped) once Close() was called: the pipeline has
-  // stopped and nothing would take it.
+  // Transitions waiting at most (the alert thread not running yet, e.g.
+  // while a large state is restored).
+  static constexpr size_t kMaxPending = 65536;
+
+  // False (and `alert` dropped) once Close() was called — the pipeline has
+  // stopped and nothing would take it — or when kMaxPending are waiting.
   bool Push(ExternalAlert alert) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (closed_) return false;
+    if (closed_ || queue_.size() >= kMaxPending) return false;
     queue_.push_back(std::move(alert));
     pending_.store(true, std::memory_order_release);
     return true;

@@ -135,7 +135,8 @@ class Engine {
   Result<std::string> LatestSeriesJson(const SeriesQuery& query) const;
   // A manual alert for the sinks: queued for the alert thread, which writes
   // it to every sink and counts it in vigil_alerts_total. Unsupported once
-  // Run() has stopped the pipeline. Any thread, before or during Run().
+  // Run() has stopped the pipeline, or when AlertInbox::kMaxPending wait.
+  // Any thread, before or during Run().
   Status SubmitAlert(ExternalAlert alert);
   // Called for every alert on the alert thread (e.g. the HTTP alert board). Set before Run().
   void SetAlertObserver(std::function<void(const AlertView&)> observer) { alert_observer_ = std::move(observer); }
