@@ -21,7 +21,9 @@
 // asks.
 //
 // Memory: (2 + fields + key lists) * 8 bytes per key of the key lists that
-// hold series, allocated in chunks of 4,096 records as slots are first used
+// hold series (rounded up to 16, 32, 64 or a multiple of 64 bytes, so that a
+// record spans as few cache lines as it can), allocated in 64-byte aligned
+// chunks of 4,096 records as slots are first used
 // (the key table, which never shrinks, bounds the slots). Evict() hides
 // records older than the key TTL; their slots are reused when the key comes
 // back.
@@ -35,6 +37,8 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
+#include <type_traits>
 #include <vector>
 
 #include "vigil/engine/event.h"
@@ -56,12 +60,14 @@ class LatestTable {
   };
 
   LatestTable(size_t fields, size_t keylists)
-      : fields_(fields), keylists_(keylists), words_(2 + fields + keylists), lists_(keylists) {}
+      : fields_(fields), keylists_(keylists), words_(RecordWords(2 + fields + keylists)), lists_(keylists) {}
   ~LatestTable() {
     for (List& l : lists_) {
       auto* dir = l.chunks.load(std::memory_order_relaxed);
       if (dir == nullptr) continue;
-      for (uint32_t c = 0; c < kMaxChunks; ++c) delete[] dir[c].load(std::memory_order_relaxed);
+      for (uint32_t c = 0; c < kMaxChunks; ++c) {
+        if (Word* chunk = dir[c].load(std::memory_order_relaxed)) ::operator delete[](chunk, kAlign);
+      }
       delete[] dir;
     }
   }
@@ -76,14 +82,15 @@ class LatestTable {
     Word* r = Record(keylist, slot);
     if (r == nullptr) return;
     if (ts < static_cast<int64_t>(r[kTs].load(std::memory_order_relaxed))) return;
+    const size_t nfields = fields_, nkeys = keylists_;  // locals: the stores below may alias members
     const uint64_t seq = BeginWrite(r);
     r[kTs].store(static_cast<uint64_t>(ts), std::memory_order_relaxed);
     Word* f = r + kFields;
-    for (size_t i = 0; i < fields_; ++i) {
+    for (size_t i = 0; i < nfields; ++i) {
       if (!IsNull(fields[i])) f[i].store(std::bit_cast<uint64_t>(fields[i]), std::memory_order_relaxed);
     }
-    Word* k = f + fields_;
-    for (size_t i = 0; i < keylists_; ++i) {
+    Word* k = f + nfields;
+    for (size_t i = 0; i < nkeys; ++i) {
       if (keys[i] != kNoKey) k[i].store(keys[i], std::memory_order_relaxed);
     }
     r[kSeq].store(seq + 2, std::memory_order_release);
@@ -146,7 +153,18 @@ class LatestTable {
 
  private:
   using Word = std::atomic<uint64_t>;
+  static_assert(std::is_trivially_destructible_v<Word> && sizeof(Word) == 8);
   static constexpr size_t kSeq = 0, kTs = 1, kFields = 2;
+  static constexpr std::align_val_t kAlign{64};
+
+  // Words per record, rounded so that no record straddles more cache lines
+  // than it must (chunks are 64-byte aligned): 2, 4, 8, then multiples of 8.
+  static size_t RecordWords(size_t words) {
+    if (words > 8) return (words + 7) / 8 * 8;
+    size_t n = 2;
+    while (n < words) n *= 2;
+    return n;
+  }
   struct List {
     std::atomic<std::atomic<Word*>*> chunks{nullptr};  // directory of kMaxChunks chunk pointers, made on first use
     std::atomic<uint32_t> used{0};                     // slots below this may hold records
@@ -200,7 +218,7 @@ class LatestTable {
     }
     Word* chunk = dir[c].load(std::memory_order_relaxed);
     if (chunk == nullptr) {
-      chunk = new Word[kChunkRecords * words_];
+      chunk = new (kAlign) Word[kChunkRecords * words_];
       for (uint32_t i = 0; i < kChunkRecords; ++i) {
         chunk[i * words_ + kSeq].store(0, std::memory_order_relaxed);
         Clear(chunk + i * words_);

@@ -139,7 +139,9 @@ class Pipeline::Shard {
   }
 
   // The event is the newest of its series when this shard owns the series
-  // key (the finest complete key; see LatestValues).
+  // key (the finest complete key; see LatestValues). Measured: about 130
+  // instructions per message on the 10-rule workload (callgrind), ~2% of
+  // the pipeline's.
   void RecordLatest(const Event& e) noexcept {
     for (uint32_t k : *series_order_) {
       if (e.keys[k] == kNoKey) continue;
