@@ -1,7 +1,9 @@
 // Tests for apps/cli/http_api.h: every route of the HTTP API on a real
 // server (127.0.0.1, port 0) — health, readiness, metrics, rules with
 // counters, alerts (filters, state=all, limit), manual raise/clear (201/200,
-// 400 on malformed JSON or fields, 409 on a rule-file name), ack, the SSE
+// 400 on malformed JSON or fields, 409 on a rule-file name, the transition
+// handed to the sinks, 503 when they cannot take it), ack, latest series
+// (tags and limit passed on, errors mapped, 404 without), the SSE
 // stream (snapshot, live events, filters, Last-Event-ID resume), ingest
 // (202 with rejections, 400, 413, 415, 503 backpressure, 404 without a
 // source), reload, the live page, and 401s with a token.
