@@ -19,6 +19,7 @@ namespace {
 
 constexpr size_t kDefaultLimit = 100;
 constexpr size_t kMaxLimit = 10000;
+constexpr size_t kDefaultSeriesLimit = 1000;
 
 bool IsReservedQuery(const std::string& name) {
   return name == "state" || name == "rule" || name == "severity" || name == "limit" || name == "snapshot" ||
@@ -240,8 +241,32 @@ HttpResponse PostAlert(ApiContext& ctx, const HttpRequest& req) {
   }
   auto result = ctx.board->Raise(*alert);
   if (!result.ok()) return FromStatus(result.status());
-  if (result->created && ctx.on_manual_alert) ctx.on_manual_alert(result->json);
+  if (result->created && ctx.on_manual_alert) {
+    const Status st = ctx.on_manual_alert(std::move(result->transition));
+    if (!st.ok()) return HttpResponse::Error(503, "recorded on the alert board, but not written to the sinks: " + st.message());
+  }
   return HttpResponse::Json(result->created && !alert->clear ? 201 : 200, std::move(result->json));
+}
+
+// GET /api/v1/series/latest: every parameter but `limit` is a tag equality.
+HttpResponse GetLatestSeries(ApiContext& ctx, const HttpRequest& req) {
+  if (!ctx.latest_series) return HttpResponse::Error(404, "latest values are not available in this mode");
+  SeriesQuery q;
+  q.limit = kDefaultSeriesLimit;
+  for (const auto& [name, value] : req.query) {
+    if (name == "limit") {
+      auto v = ParseUint(value);
+      if (!v || *v == 0) return HttpResponse::Error(400, "'limit' must be a positive integer");
+      q.limit = static_cast<size_t>(std::min<uint64_t>(*v, kMaxLimit));
+    } else if (name.empty()) {
+      return HttpResponse::Error(400, "empty query parameter name");
+    } else {
+      q.tags.emplace_back(name, value);
+    }
+  }
+  auto json = ctx.latest_series(q);
+  if (!json.ok()) return FromStatus(json.status());
+  return HttpResponse::Json(200, std::move(json).value());
 }
 
 HttpResponse PostAck(ApiContext& ctx, const HttpRequest& req) {
@@ -333,6 +358,7 @@ void RegisterApiRoutes(HttpServer& server, ApiContext& ctx) {
   server.Route("POST", "/api/v1/alerts/{id}/ack", [c](HttpRequest& req) { return PostAck(*c, req); });
   server.RouteStream("GET", "/api/v1/alerts/stream",
                      [c](const HttpRequest& req, SseStream& out) { StreamAlerts(*c, req, out); });
+  server.Route("GET", "/api/v1/series/latest", [c](HttpRequest& req) { return GetLatestSeries(*c, req); });
   server.Route("POST", "/api/v1/ingest", [c](HttpRequest& req) { return PostIngest(*c, req); });
   server.Route("POST", "/-/reload", [c](HttpRequest&) { return PostReload(*c); });
   server.Route("GET", "/", [](HttpRequest&) {

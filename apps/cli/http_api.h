@@ -10,6 +10,7 @@
 //   POST /api/v1/alerts              raise (or clear) a manual alert
 //   POST /api/v1/alerts/{id}/ack     acknowledge an active alert
 //   GET  /api/v1/alerts/stream       server-sent events, filters as /alerts, Last-Event-ID resume
+//   GET  /api/v1/series/latest       ?<tag>=<value>&limit=: latest field values per series
 //   POST /api/v1/ingest              JSON object, JSON array or NDJSON into the http source
 //   POST /-/reload                   ApiContext::reload()
 //   GET  /                           the live page
@@ -26,6 +27,7 @@
 
 #include "vigil/bridges/http_ingest_source.h"
 #include "vigil/engine/alert_board.h"
+#include "vigil/engine/engine.h"
 #include "vigil/engine/http_server.h"
 #include "vigil/engine/rule.h"
 #include "vigil/engine/status.h"
@@ -54,8 +56,12 @@ struct ApiContext {
   // answers 400, any other error 500. Null: 501.
   std::function<Status()> reload;
   // Called (on an HTTP thread) after a manual alert was raised or cleared,
-  // with its alert JSON, e.g. to hand it to the sinks. Optional.
-  std::function<void(const std::string& alert_json)> on_manual_alert;
+  // with the transition, to hand it to the sinks (Engine::SubmitAlert). An
+  // error answers 503 (the alert stays on the board). Optional.
+  std::function<Status(ExternalAlert transition)> on_manual_alert;
+  // GET /api/v1/series/latest (Engine::LatestSeriesJson): InvalidArgument
+  // answers 400, Unsupported 503. Null: 404.
+  std::function<Result<std::string>(const SeriesQuery& query)> latest_series;
 };
 
 // Registers every route above on `server` (before server.Start()). `ctx`

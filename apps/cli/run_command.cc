@@ -180,6 +180,7 @@ RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
   EngineOptions eo;
   eo.shards = a.shards != 0 ? a.shards : cfg->file.engine.shards;
   eo.key_ttl_ms = cfg->file.engine.key_ttl_ms;
+  eo.track_latest = !cfg->file.http.listen.empty();  // only GET /api/v1/series/latest reads them
   eo.state = sh.store;
   eo.checkpoint_interval_ms = cfg->file.engine.checkpoint_interval_ms;
   eo.version = VIGIL_VERSION;
@@ -196,6 +197,8 @@ RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
     api.ingest = ingest;
     api.metrics_text = [&engine] { return engine.MetricsText(); };
     api.ready = [&engine] { return engine.ready(); };
+    api.latest_series = [&engine](const SeriesQuery& q) { return engine.LatestSeriesJson(q); };
+    api.on_manual_alert = [&engine](ExternalAlert t) { return engine.SubmitAlert(std::move(t)); };
     ReloadSlot* reload = sh.reload;
     api.reload = [reload, &engine] { return reload->Request(engine); };
     RegisterApiRoutes(server, api);

@@ -64,22 +64,32 @@ Result<MqttPublishStats> PublishWarehouseMqtt(const SimOptions& sim_in, const Mq
       }
     }
   };
-  auto settle_front = [&]() -> Status {
-    InFlight f = std::move(inflight.front());
-    inflight.pop_front();
-    while (true) {
-      try {
-        // Not acknowledged within 5 s (lost across a reconnect): send again.
-        if (f.token->wait_for(std::chrono::seconds(5))) return Status::Ok();
-      } catch (const std::exception& e) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-      if (stop.load()) return Status::IoError("stopped with unacknowledged messages");
+  // Resends every in-flight message whose acknowledgement has not come
+  // (lost across a broker restart; the broker may see duplicates).
+  auto resend_unacknowledged = [&] {
+    for (InFlight& f : inflight) {
+      if (f.token->is_complete() && f.token->get_return_code() == 0) continue;
       try {
         f.token = client->publish(f.topic, f.payload.data(), f.payload.size(), o.qos, f.retained);
       } catch (const std::exception&) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // still disconnected: try again
+        return;  // still disconnected: the next round tries again
       }
+    }
+  };
+  auto settle_front = [&]() -> Status {
+    while (true) {
+      bool done = false;
+      try {
+        done = inflight.front().token->wait_for(std::chrono::seconds(2));
+      } catch (const std::exception&) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      if (done) {
+        inflight.pop_front();
+        return Status::Ok();
+      }
+      if (stop.load()) return Status::IoError("stopped with unacknowledged messages");
+      resend_unacknowledged();
     }
   };
   auto publish = [&](const std::string& topic, const std::string& payload, bool retained) -> Status {

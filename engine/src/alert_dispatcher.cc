@@ -195,6 +195,13 @@ void AlertDispatcher::Consume(const AlertRecord& a) {
   message_ = RenderMessage(rule.message, a, rule, key);
   json_ = RenderJson(a, rule, key, id_, message_);
   AlertView view{a, rule, key, id_, message_, json_};
+  WriteToSinks(view);
+  (a.state == AlertState::kRaised ? raised_ : cleared_)[a.rule].Add();
+  if (observer_) observer_(view);
+  alerts_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void AlertDispatcher::WriteToSinks(const AlertView& view) {
   for (size_t i = 0; i < sinks_.size(); ++i) {
     Status st = sinks_[i]->Write(view);
     if (!st.ok()) {
@@ -203,9 +210,34 @@ void AlertDispatcher::Consume(const AlertRecord& a) {
       logger_->Log(LogLevel::kError, "sink " + sinks_[i]->name() + ": " + st.message());
     }
   }
-  (a.state == AlertState::kRaised ? raised_ : cleared_)[a.rule].Add();
+}
+
+void AlertDispatcher::Poll() {
+  if (inbox_ == nullptr) return;
+  for (const ExternalAlert& a : inbox_->Take()) Dispatch(a);
+}
+
+void AlertDispatcher::Dispatch(const ExternalAlert& a) {
+  AlertView view{a.record, a.rule, a.key, a.id, a.message, a.json};
+  WriteToSinks(view);
+  {
+    std::lock_guard<std::mutex> lock(manual_mu_);
+    auto it = manual_counts_.find({a.rule.name, a.rule.severity});
+    if (it == manual_counts_.end()) {
+      const bool room = manual_counts_.size() < kMaxManualSeries;
+      it = manual_counts_.try_emplace({room ? a.rule.name : kOtherManualRule, a.rule.severity}).first;
+    }
+    ++(a.record.state == AlertState::kRaised ? it->second.first : it->second.second);
+  }
   if (observer_) observer_(view);
   alerts_.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::vector<AlertDispatcher::ManualCount> AlertDispatcher::ManualCounts() const {
+  std::lock_guard<std::mutex> lock(manual_mu_);
+  std::vector<ManualCount> out;
+  for (const auto& [k, v] : manual_counts_) out.push_back({k.first, k.second, v.first, v.second});
+  return out;
 }
 
 void AlertDispatcher::Idle() {

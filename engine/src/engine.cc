@@ -176,6 +176,7 @@ Status Engine::Run() {
   for (auto& s : sinks_) sink_ptrs.push_back(s.get());
   AlertDispatcher dispatcher(rules_, keys, sink_ptrs, logger_);
   if (alert_observer_) dispatcher.SetObserver(alert_observer_);
+  dispatcher.SetInbox(&inbox_);
   std::unique_ptr<Checkpointer> checkpointer;
   if (options_.state != nullptr) {
     checkpointer = std::make_unique<Checkpointer>(options_.state, rules_, keys, shards_, logger_);
@@ -184,6 +185,7 @@ Status Engine::Run() {
   popt.shards = shards_;
   popt.key_ttl_ms = options_.key_ttl_ms;
   popt.checkpoints = checkpointer.get();
+  popt.track_latest = options_.track_latest;
   Pipeline pipeline(schema_, tags_.get(), &keys, rules_, popt, &dispatcher);
   Router router(this, &pipeline);
   for (auto& s : sources_) {
@@ -206,6 +208,7 @@ Status Engine::Run() {
   {
     std::lock_guard<std::mutex> lock(live_mu_);
     live_pipeline_ = &pipeline;
+    live_keys_ = &keys;
     live_dispatcher_ = &dispatcher;
     live_checkpointer_ = checkpointer.get();
   }
@@ -261,6 +264,9 @@ Status Engine::Run() {
   }
   const bool all_done = finished == sources_.size() && !stop_.load(std::memory_order_relaxed);
   pipeline.Finish(router.watermark, all_done && options_.close_windows_at_end);
+  // Manual alerts that arrived after the alert thread's last turn; later
+  // ones are refused (SubmitAlert).
+  for (const ExternalAlert& a : inbox_.Close()) dispatcher.Dispatch(a);
   if (checkpointer != nullptr) {
     // The final checkpoint: everything processed, every alert synced.
     const bool synced = dispatcher.Sync();
@@ -284,6 +290,7 @@ Status Engine::Run() {
   {
     std::lock_guard<std::mutex> lock(live_mu_);
     live_pipeline_ = nullptr;
+    live_keys_ = nullptr;
     live_dispatcher_ = nullptr;
     live_checkpointer_ = nullptr;
   }
@@ -308,6 +315,12 @@ Status Engine::Run() {
   stats_.alert_latency_p50_ns = pipeline.alert_latency().Quantile(0.5);
   stats_.alert_latency_p99_ns = pipeline.alert_latency().Quantile(0.99);
   return failure;
+}
+
+Status Engine::SubmitAlert(ExternalAlert alert) {
+  if (inbox_.Push(std::move(alert))) return Status::Ok();
+  return Status::Unsupported("the engine is not taking alerts (stopped for a shutdown or reload, or " +
+                             std::to_string(AlertInbox::kMaxPending) + " waiting for it to start)");
 }
 
 StoredProgress Engine::Progress(const Router& router, uint64_t id) const {

@@ -1,7 +1,9 @@
 // Tests for apps/cli/http_api.h: every route of the HTTP API on a real
 // server (127.0.0.1, port 0) — health, readiness, metrics, rules with
 // counters, alerts (filters, state=all, limit), manual raise/clear (201/200,
-// 400 on malformed JSON or fields, 409 on a rule-file name), ack, the SSE
+// 400 on malformed JSON or fields, 409 on a rule-file name, the transition
+// handed to the sinks, 503 when they cannot take it), ack, latest series
+// (tags and limit passed on, errors mapped, 404 without), the SSE
 // stream (snapshot, live events, filters, Last-Event-ID resume), ingest
 // (202 with rejections, 400, 413, 415, 503 backpressure, 404 without a
 // source), reload, the live page, and 401s with a token.
@@ -80,9 +82,17 @@ class HttpApiTest : public ::testing::Test {
       ++reloads_;
       return reload_status_;
     };
-    ctx_.on_manual_alert = [this](const std::string& json) {
+    ctx_.on_manual_alert = [this](ExternalAlert t) -> Status {
       std::lock_guard<std::mutex> lock(mu_);
-      manual_.push_back(json);
+      manual_.push_back(t.json);
+      manual_kinds_.push_back(t.rule.kind);
+      return manual_status_;
+    };
+    if (with_series_) ctx_.latest_series = [this](const SeriesQuery& q) -> Result<std::string> {
+      std::lock_guard<std::mutex> lock(mu_);
+      series_queries_.push_back(q);
+      if (!series_status_.ok()) return series_status_;
+      return std::string(R"({"series":[],"truncated":false})");
     };
     RegisterApiRoutes(server_, ctx_);
     HttpServerOptions o;
@@ -126,8 +136,13 @@ class HttpApiTest : public ::testing::Test {
   std::atomic<int> reloads_{0};
   Status reload_status_;
   bool with_ingest_ = true;
+  bool with_series_ = true;
   std::mutex mu_;
   std::vector<std::string> manual_;
+  std::vector<std::string> manual_kinds_;
+  Status manual_status_;
+  std::vector<SeriesQuery> series_queries_;
+  Status series_status_;
 };
 
 TEST_F(HttpApiTest, HealthReadinessAndMetrics) {
@@ -225,8 +240,16 @@ TEST_F(HttpApiTest, ManualRaiseAckAndClear) {
   const std::vector<std::string> names = {"door", "zone"}, values = {"3", "nord"};
   EXPECT_EQ(id, AlertId("manual:door-open", names.data(), values.data(), 2, 1732262400000));
   {
+    // The transition for the sinks: the alert JSON, of kind "manual".
     std::lock_guard<std::mutex> lock(mu_);
     ASSERT_EQ(manual_.size(), 1u);
+    EXPECT_EQ(manual_kinds_[0], "manual");
+    Json t(manual_[0]);
+    EXPECT_EQ(std::string_view(t.root["id"].get_string()), id);
+    EXPECT_EQ(std::string_view(t.root["state"].get_string()), "raised");
+    EXPECT_EQ(std::string_view(t.root["severity"].get_string()), "major");
+    EXPECT_EQ(std::string_view(t.root["labels"]["source"].get_string()), "bms");
+    EXPECT_EQ(manual_[0].find("acked"), std::string::npos) << "sinks get the transition, not the board entry";
   }
   // Again: the same alert, 200, count 2.
   r = client_->Post("/api/v1/alerts", R"({"rule":"door-open","key":{"door":"3","zone":"nord"},"severity":"major"})");
@@ -252,7 +275,52 @@ TEST_F(HttpApiTest, ManualRaiseAckAndClear) {
             404);
   EXPECT_EQ(board_->active_count(), 0u);
   std::lock_guard<std::mutex> lock(mu_);
-  EXPECT_EQ(manual_.size(), 2u);  // raise and clear (not the repeat)
+  ASSERT_EQ(manual_.size(), 2u);  // raise and clear (not the repeat)
+  EXPECT_NE(manual_[1].find("\"state\":\"cleared\""), std::string::npos) << manual_[1];
+}
+
+TEST_F(HttpApiTest, ManualAlertTheSinksCannotTakeIs503) {
+  Start();
+  manual_status_ = Status::Unsupported("the engine has stopped");
+  auto r = client_->Post("/api/v1/alerts", R"({"rule":"door-open","key":{"door":"3"}})");
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_NE(r.body.find("not written to the sinks: the engine has stopped"), std::string::npos) << r.body;
+  EXPECT_EQ(board_->active_count(), 1u);  // on the board all the same
+}
+
+TEST_F(HttpApiTest, LatestSeriesPassesTagsAndLimit) {
+  Start();
+  auto r = client_->Get("/api/v1/series/latest?zone=nord&device=d%201");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, R"({"series":[],"truncated":false})");
+  EXPECT_EQ(*r.Header("Content-Type"), "application/json");
+  EXPECT_EQ(client_->Get("/api/v1/series/latest?limit=5").status, 200);
+  EXPECT_EQ(client_->Get("/api/v1/series/latest?limit=99999").status, 200);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSERT_EQ(series_queries_.size(), 3u);
+    const std::vector<std::pair<std::string, std::string>> want = {{"zone", "nord"}, {"device", "d 1"}};
+    EXPECT_EQ(series_queries_[0].tags, want);
+    EXPECT_EQ(series_queries_[0].limit, 1000u);  // the default
+    EXPECT_TRUE(series_queries_[1].tags.empty());
+    EXPECT_EQ(series_queries_[1].limit, 5u);
+    EXPECT_EQ(series_queries_[2].limit, 10000u);  // the maximum
+  }
+  EXPECT_EQ(client_->Get("/api/v1/series/latest?limit=0").status, 400);
+  EXPECT_EQ(client_->Get("/api/v1/series/latest?limit=many").status, 400);
+  EXPECT_EQ(client_->Post("/api/v1/series/latest", "").status, 405);
+  series_status_ = Status::InvalidArgument("unknown tag 'room'");
+  r = client_->Get("/api/v1/series/latest?room=1");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("unknown tag 'room'"), std::string::npos) << r.body;
+  series_status_ = Status::Unsupported("the engine is not running");
+  EXPECT_EQ(client_->Get("/api/v1/series/latest").status, 503);
+}
+
+TEST_F(HttpApiTest, LatestSeriesWithoutAnEngineIs404) {
+  with_series_ = false;
+  Start();
+  EXPECT_EQ(client_->Get("/api/v1/series/latest").status, 404);
 }
 
 TEST_F(HttpApiTest, ManualRaiseErrors) {

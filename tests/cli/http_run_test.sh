@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `vigil run` with its HTTP server, end to end over loopback: health, bearer
-# token, NDJSON ingest through the whole pipeline, the alert API, /metrics
-# checked by `promtool check metrics`, and a real `prometheus` server scraping
-# vigil and answering a query about it. Stops vigil with SIGTERM (exit 0).
+# token, NDJSON ingest through the whole pipeline, the alert API, latest
+# values per series, a manual alert reaching the file sink, /metrics checked
+# by `promtool check metrics`, and a real `prometheus` server scraping vigil
+# and answering a query about it. Stops vigil with SIGTERM (exit 0).
 #   http_run_test.sh PATH/TO/vigil
 set -u
 vigil=$1
@@ -33,6 +34,9 @@ rules:
   - name: silent
     key: [device]
     deadman: 2s
+  - name: zone-hot
+    key: [zone, device]
+    when: temp > 100
 sinks:
   - file: {path: alerts.ndjson}
 YAML
@@ -50,13 +54,35 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong' "
 [ "$code" = 401 ] && ok "a wrong token: 401" || fail "wrong token gave $code"
 
 now=$(date +%s%3N)
-printf '{"ts":%s,"device":"d1","temp":35.5}\n{"ts":%s,"device":"d2","temp":20}\nnot json\n' "$now" "$((now + 1))" >"$tmp/batch.ndjson"
+printf '{"ts":%s,"zone":"nord","device":"d1","temp":35.5}\n{"ts":%s,"zone":"sud","device":"d2","temp":20,"hum":40}\nnot json\n' "$now" "$((now + 1))" >"$tmp/batch.ndjson"
 resp=$(curl -s -H 'Authorization: Bearer s3cret' -H 'Content-Type: application/x-ndjson' --data-binary @"$tmp/batch.ndjson" "$base/api/v1/ingest")
 echo "$resp" | grep -q '"accepted":2' && echo "$resp" | grep -q '"rejected":1' && ok "ingest: 2 accepted, 1 rejected ($resp)" || fail "ingest response: $resp"
 
 alert_seen() { curl -sf -H 'Authorization: Bearer s3cret' "$base/api/v1/alerts?state=active&rule=hot" | grep -q '"device":"d1"'; }
 wait_for 10 alert_seen && ok "the ingested message raised an alert visible in /api/v1/alerts" || fail "no active alert for d1"
 curl -sf -H 'Authorization: Bearer s3cret' "$base/api/v1/rules" | grep -q '"name":"hot"' && ok "rules API lists the rule" || fail "rules API"
+
+# Latest values per series: the finest rule key is [zone, device]; only the
+# fields rules name (temp, not hum) are kept.
+latest() { curl -sf -H 'Authorization: Bearer s3cret' "$base/api/v1/series/latest$1"; }
+d1_series='{"tags":{"device":"d1","zone":"nord"},"ts":'"$now"',"fields":{"temp":35.5}}'
+d2_series='{"tags":{"device":"d2","zone":"sud"},"ts":'"$((now + 1))"',"fields":{"temp":20}}'
+both_seen() { [ "$(latest '')" = '{"series":['"$d1_series,$d2_series"'],"truncated":false}' ]; }
+if wait_for 10 both_seen; then ok "series/latest: both devices with their newest temp (hum is not a rule field)"; else
+  fail "series/latest: $(latest '')"; fi
+resp=$(latest '?zone=sud')
+[ "$resp" = '{"series":['"$d2_series"'],"truncated":false}' ] && ok "series/latest?zone=sud: only d2" || fail "zone filter: $resp"
+resp=$(latest '?limit=1')
+case "$resp" in *'"truncated":true}') ok "series/latest?limit=1: truncated";; *) fail "limit: $resp";; esac
+resp=$(curl -s -w ' %{http_code}' -H 'Authorization: Bearer s3cret' "$base/api/v1/series/latest?room=1")
+case "$resp" in *"unknown tag 'room'"*" 400") ok "series/latest with an unknown tag: 400";; *) fail "unknown tag: $resp";; esac
+
+# A manual alert goes through the alert thread to the sinks, like a rule's.
+code=$(curl -s -o "$tmp/manual.json" -w '%{http_code}' -H 'Authorization: Bearer s3cret' \
+  --data-binary '{"rule":"door-open","key":{"door":"3"},"severity":"major","ts":1732262400000}' "$base/api/v1/alerts")
+[ "$code" = 201 ] && ok "manual alert: 201" || fail "manual alert gave $code: $(cat "$tmp/manual.json")"
+manual_in_file() { grep -q '"rule":"door-open","key":{"door":"3"},"state":"raised","severity":"major","ts":1732262400000' "$tmp/alerts.ndjson"; }
+wait_for 10 manual_in_file && ok "the manual alert reached the file sink" || { fail "manual alert not in the file sink"; cat "$tmp/alerts.ndjson"; }
 # A live source's watermark follows the wall clock: with nothing more arriving,
 # the 2 s deadman of d1 and d2 still raises (at last_seen + 2 s).
 silent_seen() { grep -q '"rule":"silent","key":{"device":"d2"},"state":"raised","severity":"warning","ts":'"$((now + 2001))" "$tmp/alerts.ndjson"; }
@@ -67,6 +93,7 @@ if promtool check metrics <"$tmp/metrics.txt" >"$tmp/promtool.out" 2>&1; then ok
 grep -q '^vigil_messages_received_total{source="api"} 3$' "$tmp/metrics.txt" && ok "received_total counts the 3 ingested lines" || fail "received_total: $(grep received_total "$tmp/metrics.txt")"
 grep -q '^vigil_alerts_active{rule="hot",severity="critical"} 1$' "$tmp/metrics.txt" && ok "alerts_active 1" || fail "alerts_active"
 grep -q '^vigil_alerts_active{rule="silent",severity="warning"} 2$' "$tmp/metrics.txt" && ok "alerts_active 2 for the deadman" || fail "deadman alerts_active: $(grep 'active{rule="silent"' "$tmp/metrics.txt")"
+grep -q '^vigil_alerts_total{rule="door-open",severity="major",state="raised"} 1$' "$tmp/metrics.txt" && ok "alerts_total counts the manual alert under its rule name" || fail "manual alerts_total: $(grep 'door-open' "$tmp/metrics.txt")"
 
 # A real Prometheus server scrapes vigil every second; ask it through its API.
 pport=$(free_port)

@@ -149,24 +149,28 @@ struct AlertSubscription::Shared {
     while (ring.size() > options.ring_size) ring.pop_front();
   }
 
-  std::string Render(const Entry& e, AlertState state, int64_t ts) const {
-    RuleInfo rule;
-    rule.name = e.rule;
-    rule.severity = e.severity;
-    rule.labels = e.labels;
-    KeyInfo key;
+  // The transition of manual alert `e` with everything the sinks need.
+  static ExternalAlert Transition(const Entry& e, AlertState state, int64_t ts) {
+    ExternalAlert t;
+    t.rule.name = e.rule;
+    t.rule.kind = kManualAlertKind;
+    t.rule.severity = e.severity;
+    t.rule.labels = e.labels;
     for (const auto& [tag, value] : e.key) {
-      rule.key_tags.push_back(tag);
-      key.values.push_back(value);
+      t.rule.key_tags.push_back(tag);
+      t.key.values.push_back(value);
     }
-    AlertRecord rec;
-    rec.state = state;
-    rec.ts = ts;
-    rec.raise_ts = e.raise_ts;
-    rec.value = std::numeric_limits<double>::quiet_NaN();
-    rec.count = e.count;
-    return AlertDispatcher::RenderJson(rec, rule, key, e.id, e.message);
+    t.record.state = state;
+    t.record.ts = ts;
+    t.record.raise_ts = e.raise_ts;
+    t.record.value = std::numeric_limits<double>::quiet_NaN();
+    t.record.count = e.count;
+    t.id = e.id;
+    t.message = e.message;
+    t.json = AlertDispatcher::RenderJson(t.record, t.rule, t.key, t.id, t.message);
+    return t;
   }
+  static std::string Render(const Entry& e, AlertState state, int64_t ts) { return Transition(e, state, ts).json; }
 };
 
 AlertSubscription::AlertSubscription(std::shared_ptr<Shared> board, std::shared_ptr<State> state)
@@ -197,7 +201,8 @@ class AlertBoardSink final : public Sink {
   explicit AlertBoardSink(AlertBoard* board) : board_(board) {}
   const std::string& name() const override { return name_; }
   Status Write(const AlertView& alert) override {
-    board_->Record(alert);
+    // Raise() recorded the manual alerts already; the sinks get them too.
+    if (alert.rule.kind != kManualAlertKind) board_->Record(alert);
     return Status::Ok();
   }
   Status Flush() override { return Status::Ok(); }
@@ -331,15 +336,16 @@ Result<ManualResult> AlertBoard::Raise(const ManualAlert& in) {
     s.active.erase(found->second);
     s.manual.erase(found);
     if (!in.message.empty()) e.message = in.message;
-    std::string json = s.Render(e, AlertState::kCleared, now);
-    s.Publish("alert", json, e.rule, e.severity, e.key);
-    return ManualResult{true, std::move(json)};
+    ExternalAlert t = s.Transition(e, AlertState::kCleared, now);
+    s.Publish("alert", t.json, e.rule, e.severity, e.key);
+    std::string json = t.json;
+    return ManualResult{true, std::move(json), std::move(t)};
   }
   if (found != s.manual.end()) {
     AlertSubscription::Shared::Entry& e = s.active.at(found->second);
     ++e.count;
     e.json = s.Render(e, AlertState::kRaised, e.raise_ts);
-    return ManualResult{false, AlertSubscription::Shared::EntryJson(e)};
+    return ManualResult{false, AlertSubscription::Shared::EntryJson(e), {}};
   }
   if (s.manual.size() >= s.options.max_manual_active) {
     return Status::Unsupported("too many active manual alerts (max " + std::to_string(s.options.max_manual_active) +
@@ -360,14 +366,14 @@ Result<ManualResult> AlertBoard::Raise(const ManualAlert& in) {
   e.manual_key = index;
   e.message = in.message.empty() ? in.rule + " raised manually" : in.message;
   e.labels = in.labels;
-  e.json = s.Render(e, AlertState::kRaised, now);
-  std::string json = e.json;
+  ExternalAlert t = s.Transition(e, AlertState::kRaised, now);
+  e.json = t.json;
   const std::string id = e.id;
   s.manual[index] = id;
   auto& slot = s.active[id];
   slot = std::move(e);
-  s.Publish("alert", json, slot.rule, slot.severity, slot.key);
-  return ManualResult{true, AlertSubscription::Shared::EntryJson(slot)};
+  s.Publish("alert", t.json, slot.rule, slot.severity, slot.key);
+  return ManualResult{true, AlertSubscription::Shared::EntryJson(slot), std::move(t)};
 }
 
 std::unique_ptr<AlertSubscription> AlertBoard::Subscribe(const AlertFilter& filter,

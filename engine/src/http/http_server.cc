@@ -16,6 +16,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -272,22 +273,51 @@ struct HttpServer::Impl {
     return AlwaysProtected(path) || (options.protect_metrics && MetricsLike(path));
   }
 
-  static void Write(mg_connection* conn, const HttpResponse& r, bool head) {
-    mg_response_header_start(conn, r.status);
-    mg_response_header_add(conn, "Content-Type", r.content_type.c_str(), -1);
-    const std::string length = std::to_string(r.body.size());
-    mg_response_header_add(conn, "Content-Length", length.c_str(), -1);
-    mg_response_header_add(conn, "Cache-Control", "no-store", -1);
-    mg_response_header_add(conn, "X-Content-Type-Options", "nosniff", -1);
-    for (const auto& [k, v] : r.headers) mg_response_header_add(conn, k.c_str(), v.c_str(), -1);
-    mg_response_header_send(conn);
-    if (!head && !r.body.empty()) mg_write(conn, r.body.data(), r.body.size());
+  // Whether the connection stays open after this answer, as civetweb
+  // decides it (should_keep_alive): not after a 401, not when the request
+  // said `Connection: close`, not for HTTP/1.0 without `keep-alive`.
+  static bool KeepsAlive(mg_connection* conn, int status) {
+    if (status == 401) return false;
+    const char* header = mg_get_header(conn, "Connection");
+    if (header != nullptr) {
+      std::string h(header);
+      for (char& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return h.find("keep-alive") != std::string::npos;
+    }
+    const char* version = mg_get_request_info(conn)->http_version;
+    return version != nullptr && std::strcmp(version, "1.1") == 0;
+  }
+
+  // The whole answer in one write. civetweb's mg_response_header_*() send
+  // each header line in a write of its own; with tcp_nodelay each is a
+  // segment that wakes the client, and on a busy machine the worker then
+  // waits for a CPU between lines (measured on 2 loaded vCPUs: 5-15 ms a
+  // line, ~20 ms an answer, which capped POST /api/v1/ingest at ~45
+  // requests/s per connection). `close`: the connection ends after it.
+  static void Write(mg_connection* conn, const HttpResponse& r, bool head, bool close = false) {
+    const bool keep_alive = !close && KeepsAlive(conn, r.status);
+    if (!keep_alive) mg_disable_connection_keep_alive(conn);  // civetweb agrees with the header
+    char date[64];
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    std::string out;
+    out.reserve(256 + (head ? 0 : r.body.size()));
+    out += "HTTP/1.1 " + std::to_string(r.status) + ' ' + mg_get_response_code_text(conn, r.status) + "\r\n";
+    out += "Content-Type: " + r.content_type + "\r\n";
+    out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
+    out += "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n";
+    for (const auto& [k, v] : r.headers) out += k + ": " + v + "\r\n";
+    out += std::string("Date: ") + date + "\r\n";
+    out += keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
+    if (!head) out += r.body;
+    mg_write(conn, out.data(), out.size());
   }
 
   // Answers before the body was read: the connection cannot be reused.
   static int WriteAndClose(mg_connection* conn, const HttpResponse& r) {
-    mg_disable_connection_keep_alive(conn);
-    Write(conn, r, false);
+    Write(conn, r, false, /*close=*/true);
     return r.status;
   }
 

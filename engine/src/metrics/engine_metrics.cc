@@ -157,6 +157,16 @@ std::string Engine::MetricsText() const {
     AddValue(&active, {{"rule", info.name}, {"severity", info.severity}},
              live_dispatcher_ != nullptr ? static_cast<double>(live_dispatcher_->active(r)) : 0);
   }
+  // Manual alerts (POST /api/v1/alerts) under their own rule names, which
+  // never equal a rule of the rules file (the API refuses those).
+  if (live_dispatcher_ != nullptr) {
+    for (const AlertDispatcher::ManualCount& c : live_dispatcher_->ManualCounts()) {
+      AddValue(&alerts, {{"rule", c.rule}, {"severity", c.severity}, {"state", "raised"}},
+               static_cast<double>(c.raised));
+      AddValue(&alerts, {{"rule", c.rule}, {"severity", c.severity}, {"state", "cleared"}},
+               static_cast<double>(c.cleared));
+    }
+  }
   for (size_t i = 0; i < sinks_.size(); ++i) {
     AddValue(&sink_errors, {{"sink", sinks_[i]->name()}},
              static_cast<double>((live_dispatcher_ != nullptr ? live_dispatcher_->sink_errors(i) : 0) +

@@ -197,6 +197,44 @@ TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   }
 }
 
+// Keep-alive answers written by the server itself (one write, see
+// Impl::Write): complete, with Date and Connection: keep-alive.
+TEST_F(HttpServerTest, KeepAliveAnswersAreCompleteWithDateAndConnection) {
+  Start();
+  testing::Socket s(server_.port());
+  ASSERT_TRUE(s.ok());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(s.Send(TestClient::Build("POST", "/api/v1/echo", {}, "body-" + std::to_string(i), true, false)));
+    std::string data;
+    ASSERT_EQ(s.Receive(&data, 5000ms), testing::Socket::Read::kData);
+    testing::ClientResponse r;
+    EXPECT_EQ(testing::ParseResponse(data, false, &r), data.size()) << data;
+    EXPECT_EQ(r.body, "body-" + std::to_string(i));
+    EXPECT_EQ(*r.Header("Connection"), "keep-alive");
+    ASSERT_NE(r.Header("Date"), nullptr);
+  }
+}
+
+// Connection: close and HTTP/1.0 without keep-alive: the answer says
+// close, and the server does close.
+TEST_F(HttpServerTest, ConnectionCloseIsAnnouncedAndDone) {
+  Start();
+  for (const char* request : {"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                              "GET /healthz HTTP/1.0\r\n\r\n"}) {
+    testing::Socket s(server_.port());
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE(s.Send(request));
+    std::string data;
+    testing::Socket::Read last = testing::Socket::Read::kData;
+    for (int k = 0; k < 100 && last == testing::Socket::Read::kData; ++k) last = s.Receive(&data, 2000ms);
+    EXPECT_EQ(last, testing::Socket::Read::kEof) << request;
+    testing::ClientResponse r;
+    ASSERT_NE(testing::ParseResponse(data, true, &r), 0u) << data;
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(*r.Header("Connection"), "close") << request;
+  }
+}
+
 TEST_F(HttpServerTest, HandlerExceptionIs500Json) {
   Start();
   TestClient c(server_.port());

@@ -10,11 +10,13 @@
 #include <regex>
 #include <thread>
 
+#include "engine/scripted_source.h"
 #include "vigil/engine/engine.h"
-#include "vigil/engine/json_parser.h"
 
 namespace vigil {
 namespace {
+
+using vigil::testing::ScriptedSource;
 
 // Raises when field 0 > 30, clears when <= 30 (per key of key list 0).
 class ThresholdRule final : public Rule {
@@ -60,40 +62,6 @@ class ThresholdRule final : public Rule {
     std::map<KeyId, bool> firing_;
   };
   RuleInfo info_;
-};
-
-// Hands out its lines, then stays idle until released.
-class ScriptedSource final : public Source {
- public:
-  ScriptedSource(std::vector<std::string> lines, std::atomic<bool>* release)
-      : lines_(std::move(lines)), release_(release) {}
-  const std::string& name() const override { return name_; }
-  Status Open(const Schema& schema, TagInterner* tags) override {
-    parser_ = std::make_unique<JsonMessageParser>(schema, MessageFormat{}, tags);
-    return Status::Ok();
-  }
-  Result<PollState> Poll(MessageHandler& handler, size_t max) override {
-    size_t n = 0;
-    for (; next_ < lines_.size() && n < max; ++next_, ++n) {
-      const std::string& l = lines_[next_];
-      RejectReason r = parser_->Parse(l.data(), l.size(), l.size(), &m_);
-      if (r == RejectReason::kNone) {
-        handler.OnMessage(m_);
-      } else {
-        handler.OnReject(r, l, "test");
-      }
-    }
-    if (n > 0) return PollState::kActive;
-    return release_->load() ? PollState::kFinished : PollState::kIdle;
-  }
-
- private:
-  std::string name_ = "scripted";
-  std::vector<std::string> lines_;
-  std::atomic<bool>* release_;
-  std::unique_ptr<JsonMessageParser> parser_;
-  ParsedMessage m_;
-  size_t next_ = 0;
 };
 
 double Value(const std::string& text, const std::string& series) {

@@ -22,7 +22,10 @@
 //   "dropped"  — the subscriber was too slow; it is closed after this event
 //                (no id: reconnect with the last id received to resume)
 //
-// Manual alerts (POST /api/v1/alerts): the id is
+// Manual alerts (POST /api/v1/alerts) are recorded here when raised; the
+// transition Raise() returns is for the sinks, and the board's own sink
+// (MakeSink) skips alerts of kind kManualAlertKind so that they are not
+// recorded twice. The id is
 // AlertId("manual:" + rule, key tag names, key values, raise ts), so the same
 // call with the same ts yields the same id, and manual alerts cannot collide
 // with the ids of engine rules. Raising a rule+key that is already active
@@ -46,6 +49,7 @@
 #include <utility>
 #include <vector>
 
+#include "vigil/engine/alert_inbox.h"
 #include "vigil/engine/sink.h"
 #include "vigil/engine/status.h"
 
@@ -94,6 +98,9 @@ struct ManualAlert {
 struct ManualResult {
   bool created = false;  // a new alert (or a clear) was recorded; false = repeat of an active one
   std::string json;      // the alert as it now stands
+  // When `created`: the transition for the sinks (Engine::SubmitAlert);
+  // its rule.kind is kManualAlertKind, which the board's own sink skips.
+  ExternalAlert transition;
 };
 
 class AlertBoard;

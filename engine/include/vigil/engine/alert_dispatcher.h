@@ -1,18 +1,23 @@
 // AlertDispatcher: the AlertConsumer that renders each AlertRecord into
 // DESIGN.md's alert JSON (id, key tags, message template) and writes it to
-// every sink.
+// every sink. It also takes the manual alerts of an AlertInbox (Poll) and
+// writes them to the same sinks, so sinks see one stream from one thread.
 //
-// Thread-safety: called from the pipeline's alert thread only; counters are
-// atomics readable from any thread.
+// Thread-safety: called from the pipeline's alert thread only (Dispatch
+// also from the thread that joined it); counters are atomics readable from
+// any thread, ManualCounts() takes a mutex.
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "vigil/engine/alert_inbox.h"
 #include "vigil/engine/key_table.h"
 #include "vigil/engine/logger.h"
 #include "vigil/engine/pipeline.h"
@@ -28,6 +33,8 @@ class AlertDispatcher final : public AlertConsumer {
                   std::vector<Sink*> sinks, Logger* logger);
 
   void Consume(const AlertRecord& alert) override;
+  // Takes what the inbox holds (SetInbox) and Dispatch()es it.
+  void Poll() override;
   void Idle() override;
   bool Sync() override;
   // Before the pipeline starts: per rule, the open alerts restored from a
@@ -49,6 +56,22 @@ class AlertDispatcher final : public AlertConsumer {
   const std::vector<Sink*>& sinks() const { return sinks_; }
   // Called on the alert thread for every alert after the sinks (the HTTP alert board).
   void SetObserver(std::function<void(const AlertView&)> observer) { observer_ = std::move(observer); }
+  // Where Poll() takes manual alerts from (before the pipeline starts). Null: none.
+  void SetInbox(AlertInbox* inbox) { inbox_ = inbox; }
+  // Writes a manual alert to every sink (and the observer), counted in
+  // alerts() and ManualCounts(). Alert thread, or after it was joined.
+  void Dispatch(const ExternalAlert& alert);
+
+  // Transitions of manual alerts by (rule name, severity): raised, cleared.
+  // At most kMaxManualSeries pairs; the ones beyond are counted under the
+  // rule name kOtherManualRule. Any thread.
+  struct ManualCount {
+    std::string rule, severity;
+    uint64_t raised = 0, cleared = 0;
+  };
+  static constexpr size_t kMaxManualSeries = 256;
+  static constexpr const char* kOtherManualRule = "_other_manual_";
+  std::vector<ManualCount> ManualCounts() const;
 
   // Renders the message template: {rule} {severity} {state} {value} {count}
   // {ts} and any key tag by name ({zone}); unknown placeholders stay as they are.
@@ -58,6 +81,7 @@ class AlertDispatcher final : public AlertConsumer {
                                 const std::string& id, const std::string& message);
 
  private:
+  void WriteToSinks(const AlertView& view);
   const std::vector<std::shared_ptr<const Rule>>& rules_;
   const KeyTable& keys_;
   std::vector<Sink*> sinks_;
@@ -68,6 +92,9 @@ class AlertDispatcher final : public AlertConsumer {
   std::vector<uint64_t> restored_active_;
   std::function<void(const AlertView&)> observer_;
   std::string json_, message_, id_;
+  AlertInbox* inbox_ = nullptr;
+  mutable std::mutex manual_mu_;
+  std::map<std::pair<std::string, std::string>, std::pair<uint64_t, uint64_t>> manual_counts_;
 };
 
 // Appends `s` to `out` as a JSON string (quotes and escapes included); bytes

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "vigil/engine/alert_dispatcher.h"
+#include "vigil/engine/alert_inbox.h"
 #include "vigil/engine/key_table.h"
 #include "vigil/engine/logger.h"
 #include "vigil/engine/message.h"
@@ -64,6 +65,9 @@ struct EngineOptions {
   // into it every `checkpoint_interval_ms` and when it stops.
   StateStore* state = nullptr;
   int64_t checkpoint_interval_ms = 1000;
+  // Keep the latest values of every series for LatestSeriesJson (`vigil
+  // run` with an HTTP server). Costs a few stores per event. Default: off.
+  bool track_latest = false;
   std::string version = "0.0.0";          // for vigil_build_info
   std::string commit = "unknown";
 };
@@ -95,6 +99,13 @@ struct EngineStats {
   }
 };
 
+// GET /api/v1/series/latest: tag equalities every series must meet, and
+// how many series to return at most.
+struct SeriesQuery {
+  std::vector<std::pair<std::string, std::string>> tags;
+  size_t limit = 1000;
+};
+
 class Engine {
  public:
   Engine(Schema schema, std::unique_ptr<TagInterner> tags, std::vector<std::shared_ptr<const Rule>> rules,
@@ -117,6 +128,17 @@ class Engine {
   std::string RuleCountersJson() const;
   // True once Run() started the pipeline and every source opened.
   bool ready() const { return ready_.load(std::memory_order_acquire); }
+  // {"series":[{"tags":{...},"ts":ms,"fields":{...}}...],"truncated":bool}:
+  // the latest values of the series matching `query` (see
+  // docs/http-api.md), at most query.limit, sorted by tags. InvalidArgument
+  // for a tag no rule key has; Unsupported when not running or without
+  // track_latest. Any thread.
+  Result<std::string> LatestSeriesJson(const SeriesQuery& query) const;
+  // A manual alert for the sinks: queued for the alert thread, which writes
+  // it to every sink and counts it in vigil_alerts_total. Unsupported once
+  // Run() has stopped the pipeline, or when AlertInbox::kMaxPending wait.
+  // Any thread, before or during Run().
+  Status SubmitAlert(ExternalAlert alert);
   // Called for every alert on the alert thread (e.g. the HTTP alert board). Set before Run().
   void SetAlertObserver(std::function<void(const AlertView&)> observer) { alert_observer_ = std::move(observer); }
 
@@ -155,8 +177,10 @@ class Engine {
   std::unique_ptr<SourceCounters[]> source_counters_;
   LatencyHistogram event_lag_;            // now - event ts of live sources (router thread)
   double start_time_seconds_ = 0;
-  mutable std::mutex live_mu_;            // guards the two pointers below
+  AlertInbox inbox_;                      // manual alerts on their way to the alert thread
+  mutable std::mutex live_mu_;            // guards the pointers below
   const Pipeline* live_pipeline_ = nullptr;
+  const KeyTable* live_keys_ = nullptr;
   const AlertDispatcher* live_dispatcher_ = nullptr;
   const Checkpointer* live_checkpointer_ = nullptr;
 };

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -39,6 +40,9 @@ class AlertConsumer {
  public:
   virtual ~AlertConsumer() = default;
   virtual void Consume(const AlertRecord& alert) = 0;
+  // Called on every turn of the alert thread's loop, busy or idle: a cheap
+  // check for work that comes from elsewhere (manual alerts).
+  virtual void Poll() {}
   // Called when the alert thread found its rings empty (a good time to flush).
   virtual void Idle() {}
   // A checkpoint needs every alert consumed so far to be durable in the
@@ -86,6 +90,20 @@ struct PipelineOptions {
   uint32_t alert_ring = 4096;   // alerts in flight per shard
   int64_t key_ttl_ms = 24 * 3600 * 1000;  // engine.key_ttl; <= 0 disables eviction
   CheckpointListener* checkpoints = nullptr;  // receives barrier state (Barrier())
+  // Keep the latest values of every series for ForEachLatest (GET
+  // /api/v1/series/latest): a few stores per event on its shard. Default: off.
+  bool track_latest = false;
+};
+
+// The latest values of one series, as ForEachLatest reads them. A series is
+// the finest key a message carries: of the schema's key lists complete in
+// the message, the one with the most tags (the first of the rules file
+// among equals). Pointers are valid during the visit only.
+struct LatestValues {
+  uint32_t keylist = 0;            // the series' key list; keys[keylist] is its key
+  int64_t ts = kMinTime;           // event time of its newest message
+  const double* fields = nullptr;  // [schema.field_count()]: newest value of each field, NaN: none yet
+  const KeyId* keys = nullptr;     // [schema.keylist_count()]: newest key of each key list, kNoKey: none
 };
 
 struct ShardStats {
@@ -148,6 +166,11 @@ class Pipeline {
   // Rule `rule` on every shard: `when` evaluations, late messages of `source`.
   uint64_t RuleEvaluations(uint32_t rule) const;
   uint64_t LateEvents(uint32_t source) const;
+  // With track_latest, any thread while the pipeline exists: calls
+  // visit(values) for every series (not evicted by key_ttl) until it returns
+  // false. Each is a consistent copy of one moment of that series; shards
+  // keep writing meanwhile.
+  void ForEachLatest(const std::function<bool(const LatestValues&)>& visit) const;
   // Event-done latency of every shard (ingest -> processed), merged.
   void MergeLatency(LatencyHistogram* into) const;
   // After Finish(): per-shard counters and the merged latency histograms.
@@ -172,6 +195,7 @@ class Pipeline {
   std::vector<EventBatch*> current_;
   std::vector<int64_t> sent_watermark_;
   std::vector<std::vector<uint32_t>> keylist_tags_;
+  std::vector<uint32_t> series_order_;  // key lists by decreasing tag count: the first complete one is the series
   int64_t start_ts_ = kMinTime;
   std::thread alert_thread_;
   std::atomic<uint32_t> shards_done_{0};
