@@ -85,8 +85,9 @@ YAML
 expected=$(sort -u replay.ndjson | wc -l)
 [ "$expected" -gt 50 ] && ok "replay: $expected alerts over $total messages" || die "replay gave only $expected alerts"
 
-# Stream the data at 5000 messages/s; vigil consumes as it arrives.
-"$vigil" sim "${sim[@]}" --kafka "$addr" --topic data --rate 5000 >/dev/null 2>produce.log &
+# Stream the data at 2000 messages/s (long enough to kill vigil mid-stream on
+# a loaded machine); vigil consumes as it arrives.
+"$vigil" sim "${sim[@]}" --kafka "$addr" --topic data --rate 2000 >/dev/null 2>produce.log &
 producer=$!
 pids+=("$producer")
 "$vigil" run rules.yaml >run1.out 2>run1.log &
