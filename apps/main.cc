@@ -1,4 +1,4 @@
-// The `vigil` binary: subcommands check, replay, run, sim, version.
+// The `vigil` binary: subcommands check, replay, run, sim, state, version, completion.
 // Exit codes: 0 success, 2 usage or rules-file error, 1 runtime failure.
 #include <CLI/CLI.hpp>
 
@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   vigil::cli::AddSimCommand(app, &exit_code);
   vigil::cli::AddStateCommand(app, &exit_code);
   vigil::cli::AddVersionCommand(app, &exit_code);
+  vigil::cli::AddCompletionCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -19,5 +19,7 @@ void AddRunCommand(CLI::App& app, int* exit_code);
 void AddSimCommand(CLI::App& app, int* exit_code);
 void AddStateCommand(CLI::App& app, int* exit_code);
 void AddVersionCommand(CLI::App& app, int* exit_code);
+// Register last: it describes the commands registered before it.
+void AddCompletionCommand(CLI::App& app, int* exit_code);
 
 }  // namespace vigil::cli

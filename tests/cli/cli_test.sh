@@ -148,5 +148,22 @@ rc=$?
 if [ "$rc" -eq 0 ]; then echo "ok   run stops on SIGTERM with exit 0"; else echo "FAIL: run exit $rc on SIGTERM"; fails=$((fails + 1)); fi
 expect_grep "$tmp/follow-alerts.ndjson" '"key":{"device":"b"}' "run follows an appended line"
 
+# Bash completion, generated from the CLI definition.
+expect_rc 0 "vigil completion bash" "$vigil" completion bash
+expect_rc 2 "vigil completion of an unknown shell" "$vigil" completion tcsh
+"$vigil" completion bash >"$tmp/completion.bash"
+complete_words() {  # complete_words WORD...: what bash offers for the last word
+  bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _vigil; echo "${COMPREPLY[*]}"' _ \
+    "$tmp/completion.bash" "$@"
+}
+[ "$(complete_words vigil ru)" = "run" ] && echo "ok   completion: vigil ru -> run" ||
+  { echo "FAIL: completion of 'ru': $(complete_words vigil ru)"; fails=$((fails + 1)); }
+[ "$(complete_words vigil run --log-f)" = "--log-format" ] && echo "ok   completion: vigil run --log-f -> --log-format" ||
+  { echo "FAIL: completion of 'run --log-f': $(complete_words vigil run --log-f)"; fails=$((fails + 1)); }
+[ "$(complete_words vigil state ins)" = "inspect" ] && echo "ok   completion: vigil state ins -> inspect" ||
+  { echo "FAIL: completion of 'state ins': $(complete_words vigil state ins)"; fails=$((fails + 1)); }
+case " $(complete_words vigil sim --mq) " in *" --mqtt "*) echo "ok   completion: sim options include --mqtt";;
+  *) echo "FAIL: completion of 'sim --mq': $(complete_words vigil sim --mq)"; fails=$((fails + 1));; esac
+
 echo "$fails failed"
 [ "$fails" -eq 0 ]
