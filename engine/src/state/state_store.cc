@@ -222,11 +222,34 @@ bool StateStore::ForEachPart(std::string_view parts,
   return true;
 }
 
+namespace {
+// A db directory that RocksDB began to create and never finished: no
+// CURRENT, and only the files of a creation in progress (LOCK, LOG, IDENTITY,
+// *.dbtmp), no manifest, table or log file that could hold data.
+bool InterruptedCreation(const std::string& path) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+    const std::string name = entry.path().filename().string();
+    const bool creation_file = name == "LOCK" || name == "LOG" || name == "IDENTITY" ||
+                               (name.size() > 6 && name.compare(name.size() - 6, 6, ".dbtmp") == 0);
+    if (!creation_file) return false;
+  }
+  return !ec;
+}
+}  // namespace
+
 Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_dir, bool read_only) {
   const std::string path = DbPath(state_dir);
   const std::string what = "state dir '" + state_dir + "'";
   std::error_code ec;
-  const bool exists = std::filesystem::exists(path, ec);
+  bool exists = std::filesystem::exists(path, ec);
+  if (exists && !read_only && !std::filesystem::exists(path + "/CURRENT", ec) && InterruptedCreation(path)) {
+    // Killed while RocksDB was creating the database (before its first
+    // CURRENT): nothing was ever stored, start it afresh.
+    std::filesystem::remove_all(path, ec);
+    if (ec) return Status::IoError(what + ": cannot clear the half-created '" + path + "': " + ec.message());
+    exists = false;
+  }
   if (exists && !std::filesystem::exists(path + "/CURRENT", ec)) {
     return Status::Corruption(what + ": '" + path +
                               "' exists but is not a vigil state database (no CURRENT file); "

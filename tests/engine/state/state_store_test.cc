@@ -204,6 +204,21 @@ TEST_F(StateStoreTest, ForeignDirectoryIsRefusedWithItsPath) {
   EXPECT_TRUE(fs::exists(dir_ / "db" / "notes.txt"));  // nothing deleted
 }
 
+TEST_F(StateStoreTest, ADatabaseKilledWhileBeingCreatedStartsAfresh) {
+  // What `kill -9` during the very first open leaves: no CURRENT, only the
+  // files of a creation in progress.
+  fs::create_directories(dir_ / "db");
+  std::ofstream(dir_ / "db" / "LOCK") << "";
+  std::ofstream(dir_ / "db" / "LOG") << "RocksDB version: 7.8.3";
+  std::ofstream(dir_ / "db" / "000000.dbtmp") << "b0a5b6a2-0000";
+  auto store = StateStore::Open(dir());
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  EXPECT_TRUE(fs::exists(dir_ / "db" / "CURRENT"));
+  auto rules = (*store)->Rules();
+  ASSERT_TRUE(rules.ok());
+  EXPECT_TRUE(rules->empty());
+}
+
 TEST_F(StateStoreTest, ForeignRocksDbIsRefused) {
   {
     rocksdb::Options o;
