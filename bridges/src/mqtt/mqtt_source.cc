@@ -103,7 +103,7 @@ void MqttSource::AddTopicTags(const std::string& topic, bool retained, ParsedMes
     }
     it = filter_cache_.emplace(topic, std::move(matching)).first;
   }
-  for (const auto& f : filters_) out->tags[f.second] = kNoTag;  // never from the payload
+  // The parser left every topic-filter tag empty (it never reads them from a payload).
   for (uint32_t slot : it->second) out->tags[slot] = matched_id_;
 }
 

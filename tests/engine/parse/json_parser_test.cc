@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "vigil/engine/topic_filter.h"
+
 namespace vigil {
 
 // Readable reasons in assertion messages.
@@ -533,6 +535,24 @@ TEST(JsonMessageParserTest, RejectReasonNames) {
   EXPECT_STREQ(RejectReasonName(RejectReason::kTooDeep), "too_deep");
   EXPECT_STREQ(RejectReasonName(RejectReason::kBadTimestamp), "bad_timestamp");
   EXPECT_STREQ(RejectReasonName(RejectReason::kBadCsv), "bad_csv");
+}
+
+}  // namespace
+}  // namespace vigil
+
+namespace vigil {
+namespace {
+
+// Topic-filter tags (vigil/engine/topic_filter.h) come only from a topic-
+// carrying source: a payload naming one must not set it (the MQTT source
+// relies on the parser leaving them empty).
+TEST(JsonMessageParserTest, TopicFilterTagsNeverComeFromThePayload) {
+  const std::string filter_tag = TopicFilterTag("entrepot/#");
+  Harness h({"temp"}, {"zone", filter_tag});
+  std::string json = "{\"zone\":\"nord\",\"temp\":1,\"\\u0001topic-matches:entrepot/#\":\"1\"}";
+  ASSERT_EQ(h.Parse(json), RejectReason::kNone);
+  EXPECT_EQ(h.Tag("zone"), "nord");
+  EXPECT_EQ(h.Tag(filter_tag), "<absent>");
 }
 
 }  // namespace
