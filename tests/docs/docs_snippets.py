@@ -3,7 +3,7 @@
 
     docs_snippets.py PATH/TO/vigil REPO_ROOT
 
-Conventions for fenced code blocks (also in docs/README.md):
+Conventions for fenced code blocks (also in docs/index.md):
 
 * ```yaml  -- a vigil rules file: checked with `vigil check` (exit 0).
     - A block without a top-level `rules:` key (an `engine:`, `sources:` or

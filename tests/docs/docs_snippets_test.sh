@@ -2,7 +2,7 @@
 # The documentation cannot rot: every ```yaml block of README.md and docs/*.md
 # goes through `vigil check`, every ```console transcript is run and its
 # output compared, every relative link must resolve. The conventions are at
-# the top of docs_snippets.py and in docs/README.md.
+# the top of docs_snippets.py and in docs/index.md.
 #   docs_snippets_test.sh PATH/TO/vigil REPO_ROOT
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
