@@ -156,7 +156,10 @@ class Checker:
         else:
             self.counts["yaml"] += 1
             if r.returncode != 0:
-                msg = r.stderr.strip().replace(probe, "snippet")
+                # probe:L:C -> page:line:C (wrapping keeps the block's line numbers)
+                page, first = where.rsplit(":", 1)
+                msg = re.sub(re.escape(probe) + r":(\d+):",
+                             lambda m: f"{page}:{int(first) + int(m.group(1))}:", r.stderr.strip())
                 self.fail(where, f"`vigil check` exited {r.returncode}:\n    " + msg.replace("\n", "\n    "))
 
     def check_prometheus(self, where, text, scratch):
