@@ -22,6 +22,8 @@ Conventions for fenced code blocks (also in docs/index.md):
                       with `promtool check rules` (skipped without promtool).
   There is no way to skip a yaml block.
 * ```ndjson file=NAME / ```csv file=NAME -- input data written to NAME.
+* ```json -- an example (an alert, an API answer): must be one JSON
+  document or JSON lines.
 * ```console -- a transcript that is run: each line `$ COMMAND` is run with
   bash in the scratch directory (`vigil` is the binary under test, first on
   PATH); the lines after it, up to the next `$ ` line, are its expected
@@ -38,6 +40,7 @@ Conventions for fenced code blocks (also in docs/index.md):
 
 Every failure is reported as FILE:LINE: what.
 """
+import json
 import os
 import re
 import shutil
@@ -124,7 +127,7 @@ class Checker:
         self.vigil = os.path.abspath(vigil)
         self.root = root
         self.errors = []
-        self.counts = {"yaml": 0, "invalid": 0, "prometheus": 0, "console": 0, "links": 0}
+        self.counts = {"yaml": 0, "invalid": 0, "prometheus": 0, "json": 0, "console": 0, "links": 0}
         self.bindir = tempfile.mkdtemp(prefix="docs-bin-")
         os.symlink(self.vigil, os.path.join(self.bindir, "vigil"))
         self.promtool = shutil.which("promtool")
@@ -173,6 +176,20 @@ class Checker:
         r = subprocess.run([self.promtool, "check", "rules", probe], capture_output=True, text=True)
         if r.returncode != 0:
             self.fail(where, "promtool check rules failed:\n    " + (r.stdout + r.stderr).strip().replace("\n", "\n    "))
+
+    def check_json(self, where, text):
+        self.counts["json"] += 1
+        try:
+            json.loads(text)
+        except ValueError:
+            for k, line in enumerate(text.split("\n")):
+                try:
+                    if line.strip():
+                        json.loads(line)
+                except ValueError as e:
+                    page, first = where.rsplit(":", 1)
+                    self.fail(f"{page}:{int(first) + k + 1}", f"json block: neither one JSON document nor JSON lines ({e})")
+                    return
 
     def check_console(self, path, start, text, scratch):
         lines = text.rstrip("\n").split("\n")
@@ -243,6 +260,8 @@ class Checker:
                         self.check_prometheus(where, text, scratch)
                     else:
                         self.check_yaml(where, text, scratch, a)
+                elif lang == "json":
+                    self.check_json(where, text)
                 elif lang == "console":
                     self.check_console(rel, start, text, scratch)
             self.check_links(path)
