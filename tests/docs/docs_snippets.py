@@ -281,7 +281,7 @@ def main():
         c.check_file(f)
     shutil.rmtree(c.bindir, ignore_errors=True)
     print(f"{len(files)} Markdown files: {c.counts['yaml']} rules snippets checked, {c.counts['invalid']} refused as "
-          f"documented, {c.counts['prometheus']} Prometheus rule files, {c.counts['console']} console commands run, "
+          f"documented, {c.counts['prometheus']} Prometheus rule files, {c.counts['json']} JSON examples, {c.counts['console']} console commands run, "
           f"{c.counts['links']} relative links")
     for e in c.errors:
         print("FAIL " + e)
