@@ -6,6 +6,21 @@ include(GNUInstallDirs)
 install(TARGETS vigil RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/vigil DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.h" PATTERN "*.hpp")
+# The CMake package plugins build against: find_package(vigil) -> vigil::plugin
+# (the headers of <vigil/plugin.h> and <vigil/plugin.hpp>; nothing to link).
+include(CMakePackageConfigHelpers)
+set_target_properties(vigil_plugin_api PROPERTIES EXPORT_NAME plugin)
+install(TARGETS vigil_plugin_api EXPORT vigilTargets)
+install(EXPORT vigilTargets NAMESPACE vigil:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vigil)
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/vigilConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/vigilConfig.cmake INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vigil)
+# Plugins built for ABI major 1 load in every vigil 1.x: same-major compatibility.
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/vigilConfigVersion.cmake
+  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/vigilConfig.cmake ${PROJECT_BINARY_DIR}/vigilConfigVersion.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vigil)
+# The example plugins, ready to load (paths in docs/plugins.md).
+install(TARGETS rule_kurtosis decoder_hexframe LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/vigil/plugins)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)

@@ -186,6 +186,7 @@ Status Engine::Run() {
   popt.key_ttl_ms = options_.key_ttl_ms;
   popt.checkpoints = checkpointer.get();
   popt.track_latest = options_.track_latest;
+  popt.logger = logger_;
   Pipeline pipeline(schema_, tags_.get(), &keys, rules_, popt, &dispatcher);
   Router router(this, &pipeline);
   for (auto& s : sources_) {

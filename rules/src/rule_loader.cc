@@ -7,6 +7,8 @@
 #include "deadman_rule.h"
 #include "event_rule.h"
 #include "expr/compiler.h"
+#include "plugin/plugin_path.h"
+#include "plugin/plugin_rule.h"
 #include "vigil/engine/topic_filter.h"
 #include "vigil/engine/timestamp.h"
 #include "window_rule.h"
@@ -28,8 +30,9 @@ uint64_t HashText(const std::string& s) {
 
 class RuleBuilder {
  public:
-  RuleBuilder(const YAML::Node& node, Schema* schema, TagInterner* tags, ConfigErrors& errors)
-      : n_(node), schema_(schema), tags_(tags), errors_(errors) {}
+  RuleBuilder(const YAML::Node& node, Schema* schema, TagInterner* tags, ConfigErrors& errors,
+              const RuleLoadOptions& options)
+      : n_(node), schema_(schema), tags_(tags), errors_(errors), options_(options) {}
 
   std::shared_ptr<const Rule> Build(std::set<std::string>* names) {
     if (!n_.IsMap()) {
@@ -50,7 +53,7 @@ class RuleBuilder {
     ReadCommon(&c);
     std::shared_ptr<const Rule> rule;
     if (n_["plugin"]) {
-      errors_.Add(n_["plugin"], what_ + ": plugin rules are not available in this build of vigil yet");
+      rule = BuildPlugin(std::move(c));
     } else if (n_["deadman"]) {
       rule = BuildDeadman(std::move(c));
     } else if (n_["window"]) {
@@ -243,23 +246,68 @@ class RuleBuilder {
     return std::make_shared<DeadmanRule>(std::move(c), *timeout, std::move(expect));
   }
 
+  // plugin: {path: ./librule_x.so, config: {...}, max_errors: 10}
+  std::shared_ptr<const Rule> BuildPlugin(RuleCommon c) {
+    c.info.kind = "plugin";
+    for (const char* k : {"when", "clear_when", "for", "window", "deadman", "expect"}) {
+      Reject(k, "does not apply to a plugin rule (the plugin decides when to raise and clear)");
+    }
+    const YAML::Node& p = n_["plugin"];
+    if (!p.IsMap()) {
+      errors_.Add(p, what_ + ": 'plugin' must be a map such as {path: ./librule_x.so, config: {...}}");
+      return nullptr;
+    }
+    CheckKeys(p, {"path", "config", "max_errors"}, what_ + " 'plugin'", errors_);
+    PluginRule::Spec spec;
+    if (p["max_errors"]) {
+      if (auto v = ReadInt(p["max_errors"], what_ + ": plugin 'max_errors'", 0, int64_t{1} << 40, errors_)) {
+        spec.max_errors = static_cast<uint64_t>(*v);
+      }
+    }
+    if (!p["path"]) {
+      errors_.Add(p, what_ + ": 'plugin' needs a 'path' to the plugin's shared library");
+      return nullptr;
+    }
+    auto path = ReadString(p["path"], what_ + ": plugin 'path'", errors_);
+    if (!path) return nullptr;
+    auto lib = PluginLibrary::Open(ResolvePluginPath(*path, options_.directory), VIGIL_PLUGIN_RULE);
+    if (!lib.ok()) {
+      errors_.Add(p["path"], what_ + ": " + lib.status().message());
+      return nullptr;
+    }
+    spec.library = *lib;
+    c.info.plugin = spec.library->name();
+    const std::string plugin_what = what_ + ": plugin '" + c.info.plugin + "'";
+    const size_t before = errors_.size();
+    spec.config = PluginConfig::Read(p["config"], p, spec.library->descriptor(), plugin_what, errors_);
+    if (errors_.size() != before) return nullptr;
+    std::string why;
+    if (!PluginRule::Validate(&spec, schema_, &why)) {
+      errors_.Add(p["config"] ? p["config"] : p, plugin_what + " refused its config: " + why);
+      return nullptr;
+    }
+    c.info.when = "plugin " + c.info.plugin;
+    return std::make_shared<PluginRule>(std::move(c), std::move(spec));
+  }
+
   const YAML::Node& n_;
   Schema* schema_;
   TagInterner* tags_;
   ConfigErrors& errors_;
+  const RuleLoadOptions& options_;
   std::string what_;
 };
 
 }  // namespace
 
 std::vector<std::shared_ptr<const Rule>> CompileRules(const YAML::Node& rules, Schema* schema, TagInterner* tags,
-                                                      ConfigErrors& errors) {
+                                                      ConfigErrors& errors, const RuleLoadOptions& options) {
   std::vector<std::shared_ptr<const Rule>> out;
   if (!rules || !rules.IsSequence()) return out;
   std::set<std::string> names;
   for (const auto& node : rules) {
     try {
-      auto rule = RuleBuilder(node, schema, tags, errors).Build(&names);
+      auto rule = RuleBuilder(node, schema, tags, errors, options).Build(&names);
       if (rule) out.push_back(std::move(rule));
     } catch (const YAML::Exception& e) {
       errors.Add(e.mark.line + 1, e.mark.column + 1, e.msg);

@@ -93,7 +93,7 @@ bool FileSource::Advance(Cursor& c, MessageHandler& handler, bool* rejected) {
       r = c.json->Parse(line.data(), line.size(), capacity, &c.head);
     }
     if (r != RejectReason::kNone) {
-      handler.OnReject(r, line, where());
+      handler.OnReject(r, line, c.json ? c.json->Annotate(r, where()) : where());
       *rejected = true;
       continue;
     }

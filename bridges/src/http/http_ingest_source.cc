@@ -329,8 +329,8 @@ Result<PollState> HttpIngestSource::Poll(MessageHandler& handler, size_t max_mes
       handler.OnMessage(message_);
     } else {
       handler.OnReject(r, std::string_view(data, span.length),
-                       options_.name + " request " + std::to_string(current_->request) + " #" +
-                           std::to_string(span.index));
+                       parser_->Annotate(r, options_.name + " request " + std::to_string(current_->request) + " #" +
+                                                std::to_string(span.index)));
     }
     ++handled;
   }

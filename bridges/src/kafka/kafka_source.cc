@@ -192,7 +192,7 @@ void KafkaSource::Deliver(const rd_kafka_message_t* m, MessageHandler& handler) 
   }
   const RejectReason r = parser_->Parse(data, m->len, m->len, &message_);
   if (r != RejectReason::kNone) {
-    handler.OnReject(r, std::string_view(data, m->len), kafka::MessageWhere(m));
+    handler.OnReject(r, std::string_view(data, m->len), parser_->Annotate(r, kafka::MessageWhere(m)));
     return;
   }
   if (key_slot_ >= 0 && m->key != nullptr && m->key_len > 0) {

@@ -126,7 +126,7 @@ Result<PollState> MqttSource::Poll(MessageHandler& handler, size_t max_messages)
     const std::string& payload = msg->get_payload_str();
     const RejectReason r = parser_->Parse(payload.data(), payload.size(), payload.capacity(), &message_);
     if (r != RejectReason::kNone) {
-      where_ = msg->get_topic();
+      where_ = parser_->Annotate(r, msg->get_topic());
       handler.OnReject(r, payload, where_);
       continue;
     }

@@ -121,7 +121,8 @@ void ReadSource(const YAML::Node& n, size_t index, RulesFile* f, ConfigErrors& e
     return;
   }
   s.name = n["name"] && n["name"].IsScalar() ? n["name"].Scalar() : "source" + std::to_string(index + 1);
-  std::vector<std::string> allowed = {"name", "timestamp", "allowed_lateness", "topic_tags", "max_message_bytes"};
+  std::vector<std::string> allowed = {"name", "timestamp", "allowed_lateness", "topic_tags", "max_message_bytes",
+                                      "decoder"};
   allowed.insert(allowed.end(), kSourceKinds.begin(), kSourceKinds.end());
   CheckKeys(n, allowed, "source '" + s.name + "'", errors);
   for (const auto& k : kSourceKinds) {
@@ -146,6 +147,7 @@ void ReadSource(const YAML::Node& n, size_t index, RulesFile* f, ConfigErrors& e
       s.format.max_message_bytes = static_cast<size_t>(*v);
     }
   }
+  if (n["decoder"]) s.decoder_node = n["decoder"];
   for (const auto& other : f->sources) {
     if (other.name == s.name) errors.Add(n["name"] ? n["name"] : n, "duplicate source name '" + s.name + "'");
   }

@@ -121,6 +121,9 @@ std::string Engine::MetricsText() const {
                                MetricType::Counter);
   MetricFamily active = Family("vigil_alerts_active", "Alerts currently raised per rule and severity.",
                                MetricType::Gauge);
+  MetricFamily plugin_errors = Family("vigil_plugin_errors_total",
+                                      "Run-time errors of plugin rules (caught at the plugin boundary).",
+                                      MetricType::Counter);
   MetricFamily sink_errors = Family("vigil_sink_errors_total", "Failed writes or flushes of each sink.",
                                     MetricType::Counter);
   MetricFamily latency = Family("vigil_pipeline_latency_seconds",
@@ -156,6 +159,10 @@ std::string Engine::MetricsText() const {
              static_cast<double>(cleared));
     AddValue(&active, {{"rule", info.name}, {"severity", info.severity}},
              live_dispatcher_ != nullptr ? static_cast<double>(live_dispatcher_->active(r)) : 0);
+    if (!info.plugin.empty()) {
+      AddValue(&plugin_errors, {{"plugin", info.plugin}, {"rule", info.name}},
+               live_pipeline_ != nullptr ? static_cast<double>(live_pipeline_->RuleErrors(r)) : 0);
+    }
   }
   // Manual alerts (POST /api/v1/alerts) under their own rule names, which
   // never equal a rule of the rules file (the API refuses those).
@@ -172,7 +179,7 @@ std::string Engine::MetricsText() const {
              static_cast<double>((live_dispatcher_ != nullptr ? live_dispatcher_->sink_errors(i) : 0) +
                                  sinks_[i]->delivery_failures()));
   }
-  for (auto* f : {&events, &queue, &keys, &evaluations, &alerts, &active, &sink_errors, &latency, &lag}) {
+  for (auto* f : {&events, &queue, &keys, &evaluations, &alerts, &active, &plugin_errors, &sink_errors, &latency, &lag}) {
     families.push_back(std::move(*f));
   }
   AddCheckpointMetrics(&families);

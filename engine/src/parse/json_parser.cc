@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace vigil {
@@ -23,6 +24,7 @@ struct PathNode {
   int field = -1;    // field slot
   int tag = -1;      // tag slot
   int ts_rank = -1;  // priority among timestamp candidates (0 = best)
+  int raw = -1;      // capture slot of its text, for payload decoders
   std::vector<PathNode> children;
   mutable uint64_t seen_generation = 0;  // first occurrence wins
 };
@@ -96,7 +98,88 @@ struct JsonMessageParser::Impl {
   int ts_rank = -1;
   ParsedMessage* out = nullptr;
 
+  // Payload decoders (MessageFormat::decoders): the text of the fields
+  // their `input` and `match` name is captured while walking, then the
+  // first binding whose match holds decodes its input.
+  struct Bound {
+    const DecoderBinding* binding = nullptr;
+    std::unique_ptr<PayloadDecoder> decoder;  // null: could not be made (create_error)
+    std::string create_error;
+    int input = -1;                           // capture slot
+    std::vector<std::pair<int, std::string_view>> match;  // (capture slot, text)
+  };
+  std::vector<Bound> decoders;
+  std::vector<std::string> raw_paths;  // capture slot -> path
+  std::vector<std::string> raw_text;   // capture slot -> text of the current message
+  std::vector<uint64_t> raw_seen;      // capture slot -> generation it was captured in
+  std::string decode_error;
+
   Impl(const Schema& s, TagInterner* t) : schema(s), interner(t) {}
+
+  void Capture(const PathNode& node, std::string_view text) {
+    if (node.raw < 0) return;
+    raw_text[node.raw].assign(text);
+    raw_seen[node.raw] = generation;
+  }
+  const std::string* Captured(int slot) const { return raw_seen[slot] == generation ? &raw_text[slot] : nullptr; }
+
+  // Writes decoded fields and tags into the message being parsed.
+  class Output final : public DecodedFields {
+   public:
+    explicit Output(Impl& im) : im_(im) {}
+    void Field(std::string_view name, double value) override {
+      const int slot = Lookup(name, /*tag=*/false);
+      if (slot >= 0) im_.out->fields[slot] = value;
+    }
+    void Tag(std::string_view name, std::string_view value) override {
+      const int slot = Lookup(name, /*tag=*/true);
+      if (slot >= 0) im_.out->tags[slot] = im_.interner->Intern(value);
+    }
+
+   private:
+    int Lookup(std::string_view name, bool tag) {
+      for (const auto& [n, is_tag, slot] : im_.decoded_names) {
+        if (is_tag == tag && n == name) return slot;
+      }
+      const int slot = tag ? im_.schema.FindTag(name) : im_.schema.FindField(name);
+      if (im_.decoded_names.size() < 256) im_.decoded_names.emplace_back(std::string(name), tag, slot);
+      return slot;
+    }
+    Impl& im_;
+  };
+  std::vector<std::tuple<std::string, bool, int>> decoded_names;  // schema slots of decoded names (cache)
+
+  RejectReason Decode() noexcept {
+    for (Bound& b : decoders) {
+      bool matches = true;
+      for (const auto& [slot, text] : b.match) {
+        const std::string* got = Captured(slot);
+        if (got == nullptr || *got != text) {
+          matches = false;
+          break;
+        }
+      }
+      if (!matches) continue;
+      const std::string* payload = Captured(b.input);
+      if (payload == nullptr) {
+        decode_error = "decoder '" + b.binding->factory->name() + "': the message has no string field '" +
+                       b.binding->input + "'";
+        return RejectReason::kDecodeError;
+      }
+      if (b.decoder == nullptr) {
+        decode_error = b.create_error;
+        return RejectReason::kDecodeError;
+      }
+      Output output(*this);
+      std::string error;
+      if (!b.decoder->Decode(*payload, output, &error)) {
+        decode_error = "decoder '" + b.binding->factory->name() + "': " + (error.empty() ? "failed" : error);
+        return RejectReason::kDecodeError;
+      }
+      return RejectReason::kNone;
+    }
+    return RejectReason::kNone;
+  }
 
   // Validates and skips any value. Returns kNone or the rejection reason.
   RejectReason Consume(od::value v, int depth) noexcept {
@@ -204,6 +287,7 @@ struct JsonMessageParser::Impl {
         if (v.get_double().get(d)) return RejectReason::kInvalidJson;
         if (node.field >= 0) out->fields[node.field] = d;
         if (node.tag >= 0) out->tags[node.tag] = interner->Intern(raw);
+        Capture(node, raw);
         SetTs(node, raw, false);
         return RejectReason::kNone;
       }
@@ -211,6 +295,7 @@ struct JsonMessageParser::Impl {
         std::string_view s;
         if (v.get_string().get(s)) return RejectReason::kInvalidJson;
         if (node.tag >= 0) out->tags[node.tag] = interner->Intern(s);
+        Capture(node, s);
         SetTs(node, s, true);
         return RejectReason::kNone;
       }
@@ -252,7 +337,29 @@ JsonMessageParser::JsonMessageParser(const Schema& schema, MessageFormat format,
     PathNode* n = AddPath(&impl_->roots, format_.ts_fields[i]);
     if (n->ts_rank < 0) n->ts_rank = static_cast<int>(i);
   }
+  Impl& im = *impl_;
+  auto capture_slot = [&im](const std::string& path) {
+    PathNode* n = AddPath(&im.roots, path);
+    if (n->raw < 0) {
+      n->raw = static_cast<int>(im.raw_paths.size());
+      im.raw_paths.push_back(path);
+    }
+    return n->raw;
+  };
+  for (const DecoderBinding& binding : format_.decoders) {
+    Impl::Bound b;
+    b.binding = &binding;
+    b.decoder = binding.factory->Create(&b.create_error);
+    if (b.decoder == nullptr) b.create_error = "decoder '" + binding.factory->name() + "': " + b.create_error;
+    b.input = capture_slot(binding.input);
+    for (const auto& [path, text] : binding.match) b.match.emplace_back(capture_slot(path), text);
+    im.decoders.push_back(std::move(b));
+  }
+  im.raw_text.resize(im.raw_paths.size());
+  im.raw_seen.assign(im.raw_paths.size(), 0);
 }
+
+const std::string& JsonMessageParser::last_decode_error() const { return impl_->decode_error; }
 
 JsonMessageParser::~JsonMessageParser() = default;
 
@@ -317,7 +424,7 @@ RejectReason JsonMessageParser::Parse(const char* data, size_t len, size_t capac
     out->has_ts = true;
     out->ts = *ts;
   }
-  return RejectReason::kNone;
+  return im.decoders.empty() ? RejectReason::kNone : im.Decode();
 }
 
 }  // namespace vigil

@@ -243,10 +243,11 @@ Status Pipeline::Create() {
     return Status::InvalidArgument("key table built for " + std::to_string(keys_->shards()) + " shards, pipeline has " +
                                    std::to_string(options_.shards));
   }
+  Logger* logger = options_.logger != nullptr ? options_.logger : &null_logger_;
   for (uint32_t s = 0; s < options_.shards; ++s) {
     auto shard = std::make_unique<Shard>(s, options_, schema_);
     for (uint32_t r = 0; r < rules_.size(); ++r) {
-      ShardContext ctx{s, options_.shards, r, keys_, tags_, &shard->arena_};
+      ShardContext ctx{s, options_.shards, r, keys_, tags_, &shard->arena_, logger};
       shard->rules_.push_back(rules_[r]->CreateShard(ctx));
     }
     for (uint32_t k = 0; k < schema_.keylist_count(); ++k) {
@@ -468,6 +469,14 @@ Pipeline::ShardTelemetry Pipeline::Telemetry(uint32_t shard) const {
   t.backlog = routed > t.events ? routed - t.events : 0;
   t.keys = s.keys_published_.Get();
   return t;
+}
+
+uint64_t Pipeline::RuleErrors(uint32_t rule) const {
+  uint64_t n = 0;
+  for (const auto& s : shards_) {
+    if (rule < s->rules_.size()) n += s->rules_[rule]->errors();
+  }
+  return n;
 }
 
 uint64_t Pipeline::RuleEvaluations(uint32_t rule) const {

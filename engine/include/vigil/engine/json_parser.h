@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "vigil/engine/message.h"
@@ -37,6 +38,13 @@ class JsonMessageParser {
   RejectReason Parse(const char* data, size_t len, size_t capacity, ParsedMessage* out) noexcept;
 
   const MessageFormat& format() const { return format_; }
+  // After Parse returned kDecodeError: which decoder refused and why.
+  const std::string& last_decode_error() const;
+  // `where` of a rejection, with the decoder's reason when `r` is kDecodeError.
+  std::string Annotate(RejectReason r, std::string where) const {
+    if (r == RejectReason::kDecodeError) where += " (" + last_decode_error() + ")";
+    return where;
+  }
 
  private:
   struct Impl;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "vigil/engine/event.h"
+#include "vigil/engine/payload_decoder.h"
 #include "vigil/engine/timestamp.h"
 
 namespace vigil {
@@ -23,6 +24,7 @@ enum class RejectReason : uint8_t {
   kTooDeep,
   kBadTimestamp,
   kBadCsv,
+  kDecodeError,  // a payload decoder refused the message
   kCount,
 };
 
@@ -38,6 +40,8 @@ struct MessageFormat {
   int default_offset_minutes = 0;         // zone for local times without an offset; Default: UTC
   size_t max_message_bytes = 1 << 20;     // Default: 1 MiB
   int max_depth = 64;                     // Default: 64 levels
+  // Payload decoders, tried in order (vigil/engine/payload_decoder.h). JSON only.
+  std::vector<DecoderBinding> decoders;
 };
 
 // One message after parsing: the schema's fields (NaN = absent), tags (0 =

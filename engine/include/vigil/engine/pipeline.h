@@ -26,6 +26,7 @@
 #include "vigil/engine/key_table.h"
 #include "vigil/engine/latency_histogram.h"
 #include "vigil/engine/message.h"
+#include "vigil/engine/logger.h"
 #include "vigil/engine/rule.h"
 #include "vigil/engine/schema.h"
 #include "vigil/engine/status.h"
@@ -93,6 +94,8 @@ struct PipelineOptions {
   // Keep the latest values of every series for ForEachLatest (GET
   // /api/v1/series/latest): a few stores per event on its shard. Default: off.
   bool track_latest = false;
+  // Receives rule run-time errors (plugins); null: none logged.
+  Logger* logger = nullptr;
 };
 
 // The latest values of one series, as ForEachLatest reads them. A series is
@@ -165,6 +168,7 @@ class Pipeline {
   ShardTelemetry Telemetry(uint32_t shard) const;
   // Rule `rule` on every shard: `when` evaluations, late messages of `source`.
   uint64_t RuleEvaluations(uint32_t rule) const;
+  uint64_t RuleErrors(uint32_t rule) const;
   uint64_t LateEvents(uint32_t source) const;
   // With track_latest, any thread while the pipeline exists: calls
   // visit(values) for every series (not evicted by key_ttl) until it returns
@@ -190,6 +194,7 @@ class Pipeline {
   KeyTable* keys_;
   std::vector<std::shared_ptr<const Rule>> rules_;
   PipelineOptions options_;
+  NullLogger null_logger_;  // rule shards' logger when options_.logger is null
   AlertConsumer* consumer_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<EventBatch*> current_;

@@ -19,6 +19,7 @@
 #include "vigil/engine/event.h"
 #include "vigil/engine/key_state_arena.h"
 #include "vigil/engine/key_table.h"
+#include "vigil/engine/logger.h"
 #include "vigil/engine/relaxed_counter.h"
 #include "vigil/engine/tag_interner.h"
 
@@ -27,7 +28,8 @@ namespace vigil {
 // What the engine and the sinks know about a rule.
 struct RuleInfo {
   std::string name;
-  std::string kind;                 // "event", "window", "deadman"
+  std::string kind;                 // "event", "window", "deadman", "plugin"
+  std::string plugin;               // plugin rules: the plugin's name (metrics, logs)
   std::string severity = "warning";
   std::map<std::string, std::string> labels;
   std::string message;              // template, may be empty
@@ -46,6 +48,8 @@ struct ShardContext {
   TagInterner* tags = nullptr;
   // Where the rule keeps fixed-size per-key records (shared by the shard's rules).
   KeyStateArena* arena = nullptr;
+  // Where run-time problems are reported (plugin errors). Never null.
+  Logger* logger = nullptr;
 };
 
 // Receives the state of keys when a checkpoint is taken (shard thread).
@@ -115,6 +119,8 @@ class RuleShard {
   }
   // Times `when` was evaluated (the rule saw a message, or a window closed).
   uint64_t evaluations() const noexcept { return evaluations_.Get(); }
+  // Run-time errors of the rule (a plugin that failed), for vigil_plugin_errors_total.
+  uint64_t errors() const noexcept { return errors_.Get(); }
 
  protected:
   void CountLate(uint32_t source) noexcept {
@@ -124,6 +130,7 @@ class RuleShard {
   int64_t next_deadline_ = kMaxTime;
   RelaxedCounter late_by_source_[kMaxSourcesTracked];
   RelaxedCounter evaluations_;
+  RelaxedCounter errors_;
 };
 
 class Rule {

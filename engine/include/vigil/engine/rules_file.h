@@ -45,6 +45,9 @@ struct SourceSettings {
   // Topic templates such as "entrepot/{zone}/{sensor}/v1"; the first that
   // fits a message's topic gives its tags (checked by bridges/).
   std::vector<std::string> topic_tags;
+  // `decoder:` (a map or a list of maps: payload decoder plugins), checked
+  // and turned into format.decoders by rules/ (vigil/rules/plugin_loader.h).
+  YAML::Node decoder_node;
 };
 
 struct SinkSettings {

@@ -4,23 +4,26 @@
 // stored hashes) over strings kept in stable storage: interning a string seen
 // before costs one hash and usually one cache line, which matters because
 // every message interns its key tags.
-// Thread-safety: owned by the router thread; not shared. Shards compare ids
-// only, and read the strings of keys through KeyTable.
+// Thread-safety: owned by the router thread, the only one that interns.
+// Get(id) may be called from any thread for an id it received through a
+// release/acquire hand-off (an event batch): the strings live in an
+// AppendOnlyTable and never move.
 #pragma once
 
 #include <cstdint>
 #include <algorithm>
 #include <cstring>
-#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "vigil/engine/append_only_table.h"
 
 namespace vigil {
 
 class TagInterner {
  public:
-  TagInterner() : slots_(kInitialSlots) { strings_.emplace_back(); }
+  TagInterner() : slots_(kInitialSlots) { strings_.Append(std::string()); }
 
   uint32_t Intern(std::string_view s) {
     const uint64_t h = Hash(s);
@@ -31,8 +34,9 @@ class TagInterner {
       if (slot.hash == h && Equal(slot, s)) return slot.id;
       i = (i + 1) & (slots_.size() - 1);
     }
-    const uint32_t id = static_cast<uint32_t>(strings_.size());
-    strings_.emplace_back(s);
+    const size_t index = strings_.Append(std::string(s));
+    if (index >= Strings::kCapacity) return 0;  // full (2^26 distinct strings): treated as absent
+    const uint32_t id = static_cast<uint32_t>(index);
     Slot& slot = slots_[i];
     slot.hash = h;
     slot.id = id;
@@ -51,7 +55,7 @@ class TagInterner {
       if (slot.hash == h && Equal(slot, s)) return slot.id;
     }
   }
-  const std::string& Get(uint32_t id) const { return strings_[id]; }
+  const std::string& Get(uint32_t id) const { return strings_.Get(id); }
   size_t size() const { return strings_.size() - 1; }
 
   // A fast 64-bit hash of short strings (8 bytes at a time, multiply-mix).
@@ -89,7 +93,7 @@ class TagInterner {
   bool Equal(const Slot& slot, std::string_view s) const {
     if (slot.len != s.size()) return false;
     if (s.size() <= sizeof slot.prefix) return std::memcmp(slot.prefix, s.data(), s.size()) == 0;
-    const std::string& t = strings_[slot.id];
+    const std::string& t = strings_.Get(slot.id);
     return std::memcmp(t.data(), s.data(), s.size()) == 0;
   }
 
@@ -104,7 +108,8 @@ class TagInterner {
     slots_.swap(bigger);
   }
 
-  std::deque<std::string> strings_;  // stable: ids index it
+  using Strings = AppendOnlyTable<std::string>;
+  Strings strings_;  // stable: ids index it
   std::vector<Slot> slots_;
 };
 

@@ -11,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "vigil/engine/config_errors.h"
@@ -20,7 +21,12 @@
 
 namespace vigil::rules {
 
+struct RuleLoadOptions {
+  // Directory relative plugin paths are resolved against (the rules file's). Default: ".".
+  std::string directory = ".";
+};
+
 std::vector<std::shared_ptr<const Rule>> CompileRules(const YAML::Node& rules, Schema* schema, TagInterner* tags,
-                                                      ConfigErrors& errors);
+                                                      ConfigErrors& errors, const RuleLoadOptions& options = {});
 
 }  // namespace vigil::rules
