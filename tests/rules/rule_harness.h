@@ -59,7 +59,8 @@ class VectorAlertOutput final : public AlertOutput {
 class RuleHarness {
  public:
   // Loads `yaml`; a load error fails the current test (see errors()).
-  explicit RuleHarness(const std::string& yaml, int64_t allowed_lateness_ms = 0)
+  // `logger` receives what rule shards report at run time (plugin errors).
+  explicit RuleHarness(const std::string& yaml, int64_t allowed_lateness_ms = 0, Logger* logger = nullptr)
       : errors_("rules.yaml"), keys_(1), lateness_(allowed_lateness_ms) {
     root_ = YAML::Load(yaml);
     const YAML::Node list = root_.IsMap() && root_["rules"] ? root_["rules"] : root_;
@@ -67,7 +68,7 @@ class RuleHarness {
     EXPECT_TRUE(errors_.empty()) << ErrorText();
     if (!errors_.empty()) return;
     for (uint32_t i = 0; i < rules_.size(); ++i) {
-      ShardContext ctx{0, 1, i, &keys_, &tags_, &arena_};
+      ShardContext ctx{0, 1, i, &keys_, &tags_, &arena_, logger};
       shards_.push_back(rules_[i]->CreateShard(ctx));
     }
   }
