@@ -35,6 +35,16 @@ struct LoadedRules {
   std::vector<std::shared_ptr<const Rule>> rules;
 };
 
+inline std::unique_ptr<LoadedRules> LoadRulesFromText(const std::string& text) {
+  auto out = std::make_unique<LoadedRules>();
+  ConfigErrors errors("bench");
+  RulesFile file;
+  if (!LoadRulesText(text, "bench", &file, errors)) return nullptr;
+  out->rules = rules::CompileRules(file.rules, &out->schema, out->tags.get(), errors);
+  if (!errors.empty()) return nullptr;
+  return out;
+}
+
 inline std::unique_ptr<LoadedRules> LoadRules(const std::string& path) {
   auto out = std::make_unique<LoadedRules>();
   ConfigErrors errors(path);

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """The documentation cannot rot: every example in README.md and docs/*.md runs.
 
-    docs_snippets.py PATH/TO/vigil REPO_ROOT
+    docs_snippets.py PATH/TO/vigil REPO_ROOT [EXAMPLE_PLUGIN_DIR]
+
+The example plugins of EXAMPLE_PLUGIN_DIR (*.so) are copied into every
+page's scratch directory, so plugin snippets name them as ./lib<name>.so.
 
 Conventions for fenced code blocks (also in docs/index.md):
 
@@ -40,6 +43,7 @@ Conventions for fenced code blocks (also in docs/index.md):
 
 Every failure is reported as FILE:LINE: what.
 """
+import glob
 import json
 import os
 import re
@@ -246,6 +250,10 @@ class Checker:
     def check_file(self, path):
         rel = os.path.relpath(path, self.root)
         scratch = tempfile.mkdtemp(prefix="docs-")
+        # The example plugins (librule_kurtosis.so, libdecoder_hexframe.so)
+        # sit in every scratch directory, as docs/plugins.md's snippets expect.
+        for so in glob.glob(os.path.join(self.plugin_dir, "*.so")) if self.plugin_dir else []:
+            shutil.copy(so, scratch)
         try:
             for start, words, text in blocks(path):
                 if not words:
@@ -270,11 +278,12 @@ class Checker:
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         print(__doc__)
         return 2
     vigil, root = sys.argv[1], os.path.abspath(sys.argv[2])
     c = Checker(vigil, root)
+    c.plugin_dir = sys.argv[3] if len(sys.argv) == 4 else None
     files = [os.path.join(root, "README.md")]
     files += sorted(os.path.join(root, "docs", f) for f in os.listdir(os.path.join(root, "docs")) if f.endswith(".md"))
     for f in files:

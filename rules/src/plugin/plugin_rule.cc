@@ -86,7 +86,10 @@ class PluginRuleShard final : public RuleShard, public vigil_host_ctx {
     const vigil_event event{&e, key, tags_, field_limit_, tag_limit_};
     Emitter emitter(this, &out, e.ingest_ns);
     evaluations_.Add();
+    current_key_ = key;  // emits for the event's own key skip the key table
+    current_slot_ = slot;
     Call("on_event", [&] { return d_.on_event(instance_, &event, &emitter); });
+    current_key_ = kNoKey;
   }
 
   void OnWatermark(int64_t watermark, AlertOutput& out) noexcept override {
@@ -234,10 +237,18 @@ class PluginRuleShard final : public RuleShard, public vigil_host_ctx {
     return &info;
   }
 
+  // The slot of `key` when this rule has state for it on this shard, else -1.
+  int64_t SlotOf(uint64_t key) const {
+    if (key == current_key_ && key != kNoKey) return current_slot_;
+    const KeyInfo* info = Owned(key);
+    if (info == nullptr || info->slot >= recs_.size() || recs_[info->slot].key != key) return -1;
+    return info->slot;
+  }
+
   void Transition(uint64_t key, vigil_alert_state state, int64_t ts, double value, int64_t ingest_ns,
                   AlertOutput& out) {
-    const KeyInfo* info = Owned(key);
-    if (info == nullptr || info->slot >= recs_.size() || recs_[info->slot].key != key) {
+    const int64_t slot = SlotOf(key);
+    if (slot < 0) {
       Fail("emit", "emit for key " + std::to_string(key) + ", which this rule has not seen on this shard");
       return;
     }
@@ -245,7 +256,7 @@ class PluginRuleShard final : public RuleShard, public vigil_host_ctx {
       Fail("emit", "emit with state " + std::to_string(static_cast<int>(state)) + " (expected raise or clear)");
       return;
     }
-    KeyRec& rec = recs_[info->slot];
+    KeyRec& rec = recs_[slot];
     const KeyId id = static_cast<KeyId>(key);
     if (state == VIGIL_ALERT_RAISE) {
       if (rec.firing) {
@@ -262,7 +273,7 @@ class PluginRuleShard final : public RuleShard, public vigil_host_ctx {
     } else {
       return;
     }
-    MarkDirty(info->slot, id);
+    MarkDirty(static_cast<uint32_t>(slot), id);
   }
 
   // Runs a plugin call that returns VIGIL_OK / VIGIL_ERROR; false on error.
@@ -321,6 +332,8 @@ class PluginRuleShard final : public RuleShard, public vigil_host_ctx {
   std::string prefix_;
   void* instance_ = nullptr;
   bool escaped_ = false;
+  KeyId current_key_ = kNoKey;  // the key of the event on_event is handling
+  uint32_t current_slot_ = 0;
   uint32_t field_limit_ = rule_.spec().field_limit;  // valid indices for event_field / event_tag
   uint32_t tag_limit_ = rule_.spec().tag_limit;
   std::vector<KeyRec> recs_;
