@@ -61,7 +61,9 @@ class PluginRuleShard final : public RuleShard, public vigil_host_ctx {
     instance_ = Guarded("create", [&] {
       return d_.create(json.c_str(), json.size(), PluginHostTable(), static_cast<vigil_host_ctx*>(this));
     });
-    if (instance_ == nullptr) Fail("create", "the plugin refused to start on this shard");
+    if (instance_ == nullptr && !escaped_) {
+      Fail("create", "the plugin refused to start on this shard" + (error.empty() ? std::string() : ": " + error));
+    }
   }
 
   ~PluginRuleShard() override {

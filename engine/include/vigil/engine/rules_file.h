@@ -20,7 +20,9 @@
 namespace vigil {
 
 struct EngineSettings {
-  uint32_t shards = 0;                      // 0 = number of cores. Not reloadable.
+  // 0 = number of cores. Reloadable: a reload restarts the pipeline with the
+  // new count (the state is re-partitioned, docs/durability.md).
+  uint32_t shards = 0;
   std::string state_dir = "./vigil-state";  // Default: ./vigil-state. Not reloadable.
   int64_t checkpoint_interval_ms = 1000;    // Default: 1s
   int64_t key_ttl_ms = 24 * 3600 * 1000;    // Default: 24h
