@@ -145,9 +145,9 @@ typedef struct vigil_host {
 
   /* --- alerts (on_event, on_watermark) --- */
   /* Raises or clears the alert of `key` at event time `ts_ms`, with `value`
-   * (NaN: null). vigil keeps the lifecycle of built-in rules: a raise of a
-   * key already raised counts a repeat, a clear of a key not raised does
-   * nothing, ids are deterministic (rule, key, ts of the raise). */
+   * (NaN or infinite: null). vigil keeps the lifecycle of built-in rules: a
+   * raise of a key already raised counts a repeat, a clear of a key not
+   * raised does nothing, ids are deterministic (rule, key, ts of the raise). */
   void (*emit)(vigil_emitter* emitter, uint64_t key, vigil_alert_state state, int64_t ts_ms, double value);
 
   /* --- time --- */
@@ -166,7 +166,8 @@ typedef struct vigil_host {
 
   /* --- decoders (decode) --- */
   /* Sets a numeric field / a tag of the decoded message. Names the rules do
-   * not use are ignored; a name given twice keeps the last value. */
+   * not use are ignored; a name given twice keeps the last value; a value
+   * that is NaN or infinite leaves the field absent. */
   void (*out_field)(vigil_fields_out* out, const char* name, size_t len, double value);
   void (*out_tag)(vigil_fields_out* out, const char* name, size_t len, const char* value, size_t value_len);
 

@@ -3,6 +3,7 @@
 // pass anything.
 #include "plugin/plugin_host.h"
 
+#include <cmath>
 #include <cstring>
 
 namespace vigil::rules {
@@ -66,7 +67,8 @@ int32_t KeyTag(vigil_host_ctx* ctx, uint64_t key, uint32_t i, vigil_string* out)
 }
 
 void Emit(vigil_emitter* emitter, uint64_t key, vigil_alert_state state, int64_t ts_ms, double value) {
-  if (emitter != nullptr) emitter->Emit(key, state, ts_ms, value);
+  // An infinite value would not render as JSON: it is null, like NaN.
+  if (emitter != nullptr) emitter->Emit(key, state, ts_ms, std::isfinite(value) ? value : NullValue());
 }
 
 void SetTimer(vigil_host_ctx* ctx, int64_t ts_ms) {
@@ -83,7 +85,8 @@ void BufferAppend(vigil_buffer* buffer, const void* data, size_t len) {
 }
 
 void OutField(vigil_fields_out* out, const char* name, size_t len, double value) {
-  if (out == nullptr || name == nullptr || len == 0) return;
+  // JSON cannot carry NaN or infinities; neither can a decoded field (NaN means absent).
+  if (out == nullptr || name == nullptr || len == 0 || !std::isfinite(value)) return;
   out->out->Field(std::string_view(name, len), value);
 }
 
