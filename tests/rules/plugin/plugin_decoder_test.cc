@@ -122,6 +122,27 @@ TEST(PluginDecoderTest, AListIsTriedInOrderAndInputIsConfigurable) {
   EXPECT_DOUBLE_EQ(Field(l, m, "temperature"), 10.0);
 }
 
+TEST(PluginDecoderTest, TheHostSanitizesWhatADecoderHandsBack) {
+  Loaded l;
+  Load(std::string("{path: ") + VIGIL_MIRROR_PLUGIN + "}", &l);
+  ASSERT_TRUE(l.errors.empty()) << l.errors.Formatted()[0];
+  JsonMessageParser parser(l.schema, l.file.sources[0].format, &l.tags);
+  ParsedMessage m;
+  // Non-finite values leave the field absent; unknown and empty names are
+  // ignored; a name given twice keeps the last value; tags are interned.
+  std::string msg = R"({"payload": "temperature=inf;humidity=nan;battery=1e999;tamper=2;tamper=3;=5;nope=1;model=th\u0000x"})";
+  ASSERT_EQ(parser.Parse(msg.data(), msg.size(), msg.size(), &m), RejectReason::kNone);
+  EXPECT_TRUE(std::isnan(Field(l, m, "temperature")));
+  EXPECT_TRUE(std::isnan(Field(l, m, "humidity")));
+  EXPECT_TRUE(std::isnan(Field(l, m, "battery")));
+  EXPECT_DOUBLE_EQ(Field(l, m, "tamper"), 3.0);
+  EXPECT_EQ(l.tags.Get(m.tags[l.schema.FindTag("model")]), std::string("th\0x", 4));
+  // A refusal's reason is kept byte for byte.
+  msg = R"({"payload": "!bad frame \u00e9"})";
+  ASSERT_EQ(parser.Parse(msg.data(), msg.size(), msg.size(), &m), RejectReason::kDecodeError);
+  EXPECT_EQ(parser.last_decode_error(), "decoder 'mirror': bad frame \xc3\xa9");
+}
+
 TEST(PluginDecoderTest, LoadErrors) {
   Loaded a;
   Load(std::string("{path: ") + VIGIL_HEXFRAME_PLUGIN + ", config: {layout: th-v9}, mach: {x: 1}}", &a);
