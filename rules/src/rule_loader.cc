@@ -1,6 +1,7 @@
 // CompileRules: YAML rule entries -> EventRule / WindowRule / DeadmanRule.
 #include "vigil/rules/rule_loader.h"
 
+#include <map>
 #include <optional>
 #include <set>
 
@@ -31,8 +32,8 @@ uint64_t HashText(const std::string& s) {
 class RuleBuilder {
  public:
   RuleBuilder(const YAML::Node& node, Schema* schema, TagInterner* tags, ConfigErrors& errors,
-              const RuleLoadOptions& options)
-      : n_(node), schema_(schema), tags_(tags), errors_(errors), options_(options) {}
+              const RuleLoadOptions& options, std::map<std::string, std::string>* plugin_files)
+      : n_(node), schema_(schema), tags_(tags), errors_(errors), options_(options), plugin_files_(plugin_files) {}
 
   std::shared_ptr<const Rule> Build(std::set<std::string>* names) {
     if (!n_.IsMap()) {
@@ -277,6 +278,14 @@ class RuleBuilder {
     }
     spec.library = *lib;
     c.info.plugin = spec.library->name();
+    // One name, one library: metrics and logs name plugins, not files.
+    const auto [known, fresh] = plugin_files_->emplace(c.info.plugin, spec.library->file_id());
+    if (!fresh && known->second != spec.library->file_id()) {
+      errors_.Add(p["path"], what_ + ": plugin '" + c.info.plugin + "' of " + spec.library->path() +
+                                 " has the name of another plugin library already loaded (" + known->second +
+                                 "): give each plugin its own name");
+      return nullptr;
+    }
     const std::string plugin_what = what_ + ": plugin '" + c.info.plugin + "'";
     const size_t before = errors_.size();
     spec.config = PluginConfig::Read(p["config"], p, spec.library->descriptor(), plugin_what, errors_);
@@ -295,6 +304,7 @@ class RuleBuilder {
   TagInterner* tags_;
   ConfigErrors& errors_;
   const RuleLoadOptions& options_;
+  std::map<std::string, std::string>* plugin_files_;  // plugin name -> file id of the library
   std::string what_;
 };
 
@@ -305,9 +315,10 @@ std::vector<std::shared_ptr<const Rule>> CompileRules(const YAML::Node& rules, S
   std::vector<std::shared_ptr<const Rule>> out;
   if (!rules || !rules.IsSequence()) return out;
   std::set<std::string> names;
+  std::map<std::string, std::string> plugin_files;
   for (const auto& node : rules) {
     try {
-      auto rule = RuleBuilder(node, schema, tags, errors, options).Build(&names);
+      auto rule = RuleBuilder(node, schema, tags, errors, options, &plugin_files).Build(&names);
       if (rule) out.push_back(std::move(rule));
     } catch (const YAML::Exception& e) {
       errors.Add(e.mark.line + 1, e.mark.column + 1, e.msg);

@@ -2,6 +2,7 @@
 #include "plugin/plugin_library.h"
 
 #include <dlfcn.h>
+#include <sys/stat.h>
 
 #include <cstddef>
 
@@ -59,7 +60,10 @@ std::string AbiVersionText(uint32_t abi_version) {
 }
 
 PluginLibrary::PluginLibrary(void* handle, const vigil_plugin_descriptor* d, std::string path)
-    : handle_(handle), descriptor_(d), path_(std::move(path)), name_(d->name) {}
+    : handle_(handle), descriptor_(d), path_(std::move(path)), name_(d->name) {
+  struct stat st;
+  file_id_ = stat(path_.c_str(), &st) == 0 ? std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) : path_;
+}
 
 PluginLibrary::~PluginLibrary() {
   if (handle_ != nullptr) dlclose(handle_);

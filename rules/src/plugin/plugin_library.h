@@ -30,6 +30,9 @@ class PluginLibrary {
   const vigil_plugin_descriptor& descriptor() const { return *descriptor_; }
   const std::string& name() const { return name_; }
   const std::string& path() const { return path_; }
+  // Identifies the file (device and inode, else the path): two paths to one
+  // library give the same id.
+  const std::string& file_id() const { return file_id_; }
 
  private:
   PluginLibrary(void* handle, const vigil_plugin_descriptor* d, std::string path);
@@ -38,6 +41,7 @@ class PluginLibrary {
   const vigil_plugin_descriptor* descriptor_;
   std::string path_;
   std::string name_;
+  std::string file_id_;
 };
 
 // "1.0" from an abi_version word.

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <random>
 #include <string>
@@ -287,6 +289,19 @@ TEST(PluginRuleTest, LoadErrorsNameThePluginAndTheReason) {
   EXPECT_NE(e[0].find("rule 'k': plugin 'kurtosis' refused its config: samples must be between 8 and 100000"),
             std::string::npos)
       << e[0];
+
+  // Two libraries under one plugin name are refused; one library twice is fine.
+  const std::string copy = ::testing::TempDir() + "/libkurtosis_copy.so";
+  ASSERT_EQ(std::system(("cp " + std::string(VIGIL_KURTOSIS_PLUGIN) + " " + copy).c_str()), 0);
+  const std::string two = std::string("rules:\n  - name: a\n    key: [d]\n    plugin: {path: ") + VIGIL_KURTOSIS_PLUGIN +
+                          ", config: {field: x, limit: 3}}\n  - name: b\n    key: [d]\n    plugin: {path: ";
+  EXPECT_TRUE(LoadErrors(two + VIGIL_KURTOSIS_PLUGIN + ", config: {field: x, limit: 3}}\n").empty());
+  e = LoadErrors(two + copy + ", config: {field: x, limit: 3}}\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_NE(e[0].find("rule 'b': plugin 'kurtosis' of " + copy + " has the name of another plugin library already loaded"),
+            std::string::npos)
+      << e[0];
+  std::remove(copy.c_str());
 
   e = LoadErrors(std::string("rules:\n  - name: k\n    when: x > 1\n    plugin: {path: ") + VIGIL_FAULT_C_PLUGIN +
                  ", max_error: 3}\n");
