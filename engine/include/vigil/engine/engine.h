@@ -145,6 +145,7 @@ class Engine {
  private:
   class Router;
   void LogRejections(bool final);
+  void FinishForwarding(Router* router, bool close_windows);
   Status RestoreState(Pipeline* pipeline, KeyTable* keys, Router* router, AlertDispatcher* dispatcher);
   StoredProgress Progress(const Router& router, uint64_t id) const;
   std::vector<StoredSource> Positions(const Router& router) const;
