@@ -236,8 +236,10 @@ void CheckKafkaSource(const SourceSettings& s, ConfigErrors& errors) {
                   "[sensors], group: vigil}");
     return;
   }
-  CheckKeys(n, {"brokers", "topics", "group", "key_tag", "start", "properties", "password_env", "password_file", "topic_tags"}, what,
-            errors);
+  CheckKeys(n,
+            {"brokers", "topics", "group", "key_tag", "start", "properties", "password_env", "password_file",
+             "topic_tags"},
+            what, errors);
   if (!n["brokers"]) errors.Add(n, what + " needs 'brokers', e.g. brokers: \"127.0.0.1:9092\"");
   else CheckBrokers(n["brokers"], what, errors);
   if (!n["topics"]) {
