@@ -138,8 +138,8 @@ void CheckHttpSource(const SourceSettings& s, const RulesFile& file, int* http_s
 void CheckBridges(const RulesFile& file, ConfigErrors& errors) {
   int http_sources = 0;
   for (const auto& s : file.sources) {
-    if (!s.topic_tags.empty() && s.kind != "mqtt" && s.kind != "kafka" && s.node["topic_tags"]) {
-      errors.Add(s.node["topic_tags"], "source '" + s.name + "': topic_tags needs a source with topics (mqtt)");
+    if (s.topic_tags_node.IsDefined() && s.kind != "mqtt" && s.kind != "kafka") {
+      errors.Add(s.topic_tags_node, "source '" + s.name + "': topic_tags needs a source with topics (mqtt)");
     }
     if (s.kind == "file") {
       CheckFileSource(s, errors);

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "forward/forwarder.h"
 #include "pipeline/router_waker.h"
 #include "state/checkpointer.h"
 #include "vigil/engine/timestamp.h"
@@ -28,6 +29,8 @@ constexpr uint32_t kIngestStampEvery = 16;  // stamp one message in 16 for laten
 // take at most ~5% of the time, and their background work (RocksDB
 // compaction) about as much again.
 constexpr double kCheckpointPauseFactor = 19;
+// At the end of a run, how long forwarding sinks get to deliver their queues.
+constexpr std::chrono::milliseconds kForwardDrainTimeout{5000};
 }  // namespace
 
 // Per-source handler: watermark bookkeeping and routing into the pipeline.
@@ -68,6 +71,7 @@ class Engine::Router final : public MessageHandler {
       if (lag_ms >= 0) engine_->event_lag_.Record(static_cast<uint64_t>(lag_ms) * 1000000);
     }
     pipeline_->Route(m, current_, watermark, ingest);
+    for (auto& f : forwarders) f->OnMessage(m, watermark);
   }
 
   void OnReject(RejectReason reason, std::string_view raw, std::string_view where) override {
@@ -114,6 +118,8 @@ class Engine::Router final : public MessageHandler {
   }
 
   std::vector<SourceClock> clocks;
+  // One per sink with `forward:` (none: no forwarding work at all).
+  std::vector<std::unique_ptr<Forwarder>> forwarders;
   int64_t watermark = kMinTime;
   int64_t start_ts = kMinTime;
 
@@ -198,11 +204,18 @@ Status Engine::Run() {
     c.live = s->live();
     router.clocks.push_back(c);
   }
+  for (auto& s : sinks_) {
+    MeasurementSink* m = s->measurement_sink();
+    if (m != nullptr) router.forwarders.push_back(std::make_unique<Forwarder>(schema_, *tags_, m, s->name()));
+  }
   if (options_.state != nullptr) {
     const auto r0 = std::chrono::steady_clock::now();
     Status restored = RestoreState(&pipeline, &keys, &router, &dispatcher);
     if (!restored.ok()) return restored;
     stats_.restore_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - r0).count();
+    int64_t resumed = kMinTime;  // the newest event time read before the checkpoint
+    for (const auto& c : router.clocks) resumed = std::max(resumed, c.max_ts);
+    for (auto& f : router.forwarders) f->ResumeAfter(resumed);
   }
   Status start = pipeline.Start();
   if (!start.ok()) return start;
@@ -258,6 +271,7 @@ Status Engine::Run() {
       if (auto durable = checkpointer->TakeDurable()) NotifyDurable(*durable);
     }
     pipeline.Flush(router.watermark);
+    for (auto& f : router.forwarders) f->Advance(router.watermark);
     if (!progress && finished < sources_.size()) {
       if (dead_letter_ != nullptr) dead_letter_->Flush();
       waker_->WaitFor(std::chrono::milliseconds(2));  // or less: a live source got data
@@ -265,6 +279,7 @@ Status Engine::Run() {
   }
   const bool all_done = finished == sources_.size() && !stop_.load(std::memory_order_relaxed);
   pipeline.Finish(router.watermark, all_done && options_.close_windows_at_end);
+  FinishForwarding(&router, all_done && options_.close_windows_at_end);
   // Manual alerts that arrived after the alert thread's last turn; later
   // ones are refused (SubmitAlert).
   for (const ExternalAlert& a : inbox_.Close()) dispatcher.Dispatch(a);
@@ -316,6 +331,28 @@ Status Engine::Run() {
   stats_.alert_latency_p50_ns = pipeline.alert_latency().Quantile(0.5);
   stats_.alert_latency_p99_ns = pipeline.alert_latency().Quantile(0.99);
   return failure;
+}
+
+// Closes (end of input) or drops the forwarders' open windows, then gives
+// the forwarding sinks kForwardDrainTimeout to deliver their queues.
+void Engine::FinishForwarding(Router* router, bool close_windows) {
+  for (auto& f : router->forwarders) {
+    const size_t open = f->Finish(close_windows);
+    const std::string name = "sink '" + f->name() + "' forward: ";
+    if (!close_windows && open > 0) {
+      logger_->Log(LogLevel::kInfo, name + std::to_string(open) +
+                                        " open window(s) not written (windows are written when the watermark closes "
+                                        "them or at the end of a finite input)");
+    }
+    if (f->skipped() > 0) {
+      logger_->Log(LogLevel::kInfo, name + std::to_string(f->skipped()) +
+                                        " window(s) open at the restored checkpoint not written (incomplete)");
+    }
+    if (f->late() > 0) {
+      logger_->Log(LogLevel::kInfo, name + std::to_string(f->late()) + " late message(s) left out of closed windows");
+    }
+    f->sink()->Drain(kForwardDrainTimeout);
+  }
 }
 
 Status Engine::SubmitAlert(ExternalAlert alert) {

@@ -1,7 +1,7 @@
 // The webhook: and influxdb: sink entries of a rules file: CheckBridges
 // reports each problem at its line:column (unknown keys with a suggestion,
 // URL scheme, missing db/bucket, keys of the other InfluxDB version,
-// forward: not available yet, two sources for one secret, bad headers);
+// forward: values, two sources for one secret, bad headers);
 // BuildSinks reads the secrets (an unset variable is an error naming it and
 // its position, never a secret) and builds working sinks.
 #include "http/http_sinks_config.h"
@@ -75,12 +75,13 @@ TEST(HttpSinksConfigTest, WebhookErrorsAtTheirPositions) {
 
 TEST(HttpSinksConfigTest, InfluxDbErrors) {
   Checked c = Check(
-      "  - influxdb: {url: \"http://127.0.0.1:8086\", db: x, forward: \"window:1m\"}\n"
+      "  - influxdb: {url: \"http://127.0.0.1:8086\", db: x, forward: \"window:0s\"}\n"
       "  - influxdb: {url: \"http://127.0.0.1:8086\"}\n"
       "  - influxdb: {url: \"http://127.0.0.1:8086\", version: 2, bucket: b, db: x}\n"
       "  - influxdb: {url: \"http://127.0.0.1:8086\", db: x, token_env: T, password_env: P}\n"
       "  - influxdb: {url: \"http://127.0.0.1:8086/?db=x\", db: x, version: 3}\n");
-  EXPECT_TRUE(Has(c.errors, "rules.yaml:4:62: sink 'influxdb': forward is not available yet")) << c.errors;
+  EXPECT_TRUE(Has(c.errors, "rules.yaml:4:62: sink 'influxdb': forward window '0s' is not a positive duration"))
+      << c.errors;
   EXPECT_TRUE(Has(c.errors, "rules.yaml:5:15: sink 'influxdb' needs db (InfluxDB 1.x) or org and bucket (InfluxDB 2.x)"))
       << c.errors;
   EXPECT_TRUE(Has(c.errors, "rules.yaml:6:15: sink 'influxdb' version 2 needs an org")) << c.errors;
@@ -90,6 +91,34 @@ TEST(HttpSinksConfigTest, InfluxDbErrors) {
   EXPECT_TRUE(Has(c.errors, "rules.yaml:8:21: sink 'influxdb' url must be the server's base URL without a query"))
       << c.errors;
   EXPECT_TRUE(Has(c.errors, "sink 'influxdb' version must be between 1 and 2, got 3")) << c.errors;
+}
+
+TEST(HttpSinksConfigTest, InfluxDbForward) {
+  Checked ok = Check(
+      "  - influxdb: {url: \"http://127.0.0.1:8086\", db: x, forward: raw}\n"
+      "  - influxdb: {url: \"http://127.0.0.1:8086\", db: x, forward: window:1m, measurement: m, forward_queue: 10}\n"
+      "  - influxdb: {url: \"http://127.0.0.1:8086\", db: x}\n");
+  ASSERT_EQ(ok.errors, "");
+  auto sinks = BuildSinks(ok.file, false);
+  ASSERT_TRUE(sinks.ok()) << sinks.status().message();
+  ASSERT_EQ(sinks->size(), 3u);
+  MeasurementSink* raw = (*sinks)[0]->measurement_sink();
+  MeasurementSink* window = (*sinks)[1]->measurement_sink();
+  ASSERT_NE(raw, nullptr);
+  ASSERT_NE(window, nullptr);
+  EXPECT_EQ((*sinks)[2]->measurement_sink(), nullptr) << "no forward: no measurement sink";
+  EXPECT_EQ(raw->forward().mode, ForwardMode::kRaw);
+  EXPECT_EQ(raw->forward().measurement, "vigil_measurements");
+  EXPECT_EQ(window->forward().mode, ForwardMode::kWindow);
+  EXPECT_EQ(window->forward().window_ms, 60000);
+  EXPECT_EQ(window->forward().measurement, "m");
+
+  Checked bad = Check(
+      "  - influxdb: {url: \"http://127.0.0.1:8086\", db: x, forward: windows}\n"
+      "  - influxdb: {url: \"http://127.0.0.1:8086\", db: x, measurement: m}\n");
+  EXPECT_TRUE(Has(bad.errors, "rules.yaml:4:62: sink 'influxdb': unknown forward 'windows' (expected raw or "
+                              "window:<duration>")) << bad.errors;
+  EXPECT_TRUE(Has(bad.errors, "rules.yaml:5:66: sink 'influxdb': 'measurement' goes with forward")) << bad.errors;
 }
 
 TEST(HttpSinksConfigTest, BuildReadsSecretsAndNamesTheMissingOne) {

@@ -6,8 +6,8 @@
 # read back from vigil_alerts through /query and compared field by field.
 # Then: a second run of the same data writes the same points (same series
 # and time: the count does not change), a wrong password is rejected for
-# good and logged (401) without the password, and `forward:` is refused by
-# `vigil check` as not available yet.
+# good and logged (401) without the password, and a bad `forward:` is
+# refused by `vigil check`.
 #   influxdb_sink_test.sh PATH/TO/vigil
 set -u
 vigil=$(realpath "$1")
@@ -164,12 +164,16 @@ rc=$?
 [ "$rc" = 2 ] && grep -q "rules.yaml:[0-9]*:[0-9]*: sink 'influxdb' password names the environment variable 'VIGIL_TEST_INFLUX_PW', which is not set" "$tmp/err4" \
   && ok "an unset password_env is refused with its position (exit $rc)" || { fail "unset password_env: exit $rc"; cat "$tmp/err4"; }
 
-# forward: is not implemented yet and says so.
+# forward: takes raw or window:<duration> (influxdb_forward_test.sh writes
+# and reads them back); anything else is refused at its position.
 rules ", forward: \"window:1m\"" >"$tmp/forward.yaml"
+"$vigil" check "$tmp/forward.yaml" >"$tmp/check.out" 2>&1 && ok "forward: window:1m passes vigil check" \
+  || { fail "forward: window:1m refused"; cat "$tmp/check.out"; }
+rules ", forward: \"window:soon\"" >"$tmp/forward.yaml"
 "$vigil" check "$tmp/forward.yaml" >"$tmp/check.out" 2>&1
 rc=$?
-[ "$rc" = 2 ] && grep -q "forward.yaml:[0-9]*:[0-9]*: sink 'influxdb': forward is not available yet" "$tmp/check.out" \
-  && ok "forward: refused by vigil check (exit 2)" || { fail "forward: exit $rc"; cat "$tmp/check.out"; }
+[ "$rc" = 2 ] && grep -q "forward.yaml:[0-9]*:[0-9]*: sink 'influxdb': forward window 'soon' is not a positive duration" "$tmp/check.out" \
+  && ok "forward: window:soon refused by vigil check (exit 2)" || { fail "forward: window:soon: exit $rc"; cat "$tmp/check.out"; }
 
 echo "$fails failed"
 [ "$fails" -eq 0 ]

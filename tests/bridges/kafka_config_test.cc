@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "kafka/kafka_config.h"
 #include "vigil/bridges/bridge_factory.h"
 
 namespace vigil::bridges {
@@ -56,7 +57,7 @@ TEST(KafkaConfigTest, ReportsEachErrorWithItsPosition) {
             std::string::npos)
       << all;
   EXPECT_NE(all.find("kafka property 'security.protocol'"), std::string::npos) << all;
-  EXPECT_NE(all.find("sink 'kafka' needs 'brokers'"), std::string::npos) << all;
+  EXPECT_EQ(all.find("sink 'kafka' needs 'brokers'"), std::string::npos) << "brokers are inherited: " << all;
   EXPECT_NE(all.find("timeout must be between 100ms and 1h"), std::string::npos) << all;
   EXPECT_EQ(all.find("secret"), all.find("secrets")) << "a secret value is never echoed";
 }
@@ -69,6 +70,82 @@ TEST(KafkaConfigTest, TopicTagsAreRefusedOnKafka) {
       "    kafka: {brokers: \"h:1\", topics: t, group: g}\n");
   ASSERT_EQ(e.size(), 1u) << Joined(e);
   EXPECT_NE(e[0].find("topic_tags is for MQTT topics; use key_tag"), std::string::npos) << e[0];
+}
+
+TEST(KafkaConfigTest, TopicTagsInsideKafkaAreRefusedToo) {
+  auto e = Errors(
+      "sources:\n"
+      "  - name: k\n"
+      "    kafka: {brokers: \"h:1\", topics: t, group: g, topic_tags: \"a/{zone}\"}\n");
+  ASSERT_EQ(e.size(), 1u) << Joined(e);
+  EXPECT_EQ(e[0].rfind("r.yaml:3:62: kafka source 'k': topic_tags is for MQTT topics", 0), 0u) << e[0];
+}
+
+TEST(KafkaConfigTest, ASinkWithoutBrokersPasses) {
+  // DESIGN.md's example: `kafka: {topic: alerts}` beside an mqtt source only
+  // (127.0.0.1:9092), or beside a kafka source (its brokers and security).
+  EXPECT_TRUE(Errors("sinks:\n  - kafka: {topic: alerts}\n").empty());
+  auto e = Errors(
+      "sources:\n"
+      "  - name: k\n"
+      "    kafka: {brokers: \"h:1\", topics: t, group: g, properties: {security.protocol: SASL_SSL,\n"
+      "            sasl.mechanism: PLAIN, sasl.username: u, session.timeout.ms: 6000}, password_env: PW}\n"
+      "sinks:\n"
+      "  - kafka: {topic: alerts, properties: {linger.ms: 5}}\n");
+  EXPECT_TRUE(e.empty()) << Joined(e);
+}
+
+class LinesLogger final : public Logger {
+ public:
+  void Log(LogLevel, std::string_view message) override { lines += std::string(message) + "\n"; }
+  std::string lines;
+};
+
+RulesFile Loaded(const std::string& yaml) {
+  RulesFile file;
+  ConfigErrors errors("r.yaml");
+  EXPECT_TRUE(LoadRulesText(yaml + "rules: []\n", "r.yaml", &file, errors));
+  EXPECT_TRUE(errors.empty());
+  return file;
+}
+
+TEST(KafkaConfigTest, ASinkWithoutBrokersInheritsThoseOfTheFirstKafkaSource) {
+  RulesFile file = Loaded(
+      "sources:\n"
+      "  - {name: m, mqtt: {url: tcp://127.0.0.1:1, topics: [a]}}\n"
+      "  - {name: k, kafka: {brokers: [\"127.0.0.1:1\", \"127.0.0.1:2\"], topics: t, group: g,\n"
+      "     properties: {client.id: c, session.timeout.ms: 6000}}}\n"
+      "  - {name: k2, kafka: {brokers: \"127.0.0.1:3\", topics: t, group: g}}\n"
+      "sinks:\n"
+      "  - kafka: {topic: alerts}\n");
+  LinesLogger log;
+  auto sink = BuildKafkaSink(file.sinks[0], file, &log);
+  ASSERT_TRUE(sink.ok()) << sink.status().message();
+  EXPECT_NE(log.lines.find("no 'brokers': using 127.0.0.1:1,127.0.0.1:2 and the security settings of kafka source 'k'"),
+            std::string::npos)
+      << log.lines;
+}
+
+TEST(KafkaConfigTest, AnInheritedPasswordIsReadLikeTheSourcesOwn) {
+  RulesFile file = Loaded(
+      "sources:\n"
+      "  - {name: k, kafka: {brokers: \"127.0.0.1:1\", topics: t, group: g, password_env: VIGIL_TEST_UNSET_PW}}\n"
+      "sinks:\n"
+      "  - kafka: {topic: alerts}\n"
+      "  - kafka: {brokers: \"127.0.0.1:1\", topic: alerts}\n");
+  auto inherited = BuildKafkaSink(file.sinks[0], file, nullptr);
+  ASSERT_FALSE(inherited.ok());
+  EXPECT_NE(inherited.status().message().find("password_env names 'VIGIL_TEST_UNSET_PW'"), std::string::npos)
+      << inherited.status().message();
+  EXPECT_TRUE(BuildKafkaSink(file.sinks[1], file, nullptr).ok()) << "a sink with its own brokers inherits nothing";
+}
+
+TEST(KafkaConfigTest, WithoutAnyKafkaSourceTheSinkUsesTheLocalDefault) {
+  RulesFile file = Loaded("sinks:\n  - kafka: {topic: alerts}\n");
+  LinesLogger log;
+  auto sink = BuildKafkaSink(file.sinks[0], file, &log);
+  ASSERT_TRUE(sink.ok()) << sink.status().message();
+  EXPECT_NE(log.lines.find("no 'brokers': using 127.0.0.1:9092 (the default)"), std::string::npos) << log.lines;
 }
 
 }  // namespace

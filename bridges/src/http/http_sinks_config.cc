@@ -1,6 +1,8 @@
 // Check and build of the webhook and influxdb sinks.
 #include "http/http_sinks_config.h"
 
+#include "vigil/engine/timestamp.h"
+
 #include <strings.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include "http/http_url.h"
 #include "http/influxdb_sink.h"
 #include "http/webhook_sink.h"
+#include "vigil/engine/timestamp.h"
 
 namespace vigil::bridges {
 
@@ -150,6 +153,48 @@ std::optional<WebhookConfig> ReadWebhook(const SinkSettings& s, ConfigErrors& er
   return c;
 }
 
+// `forward: raw | window:<duration>`, with `measurement` (default
+// vigil_measurements) and `forward_queue` (points held at most).
+void ReadForward(const YAML::Node& n, const std::string& what, InfluxDbSinkOptions* o, ConfigErrors& errors) {
+  if (!n["forward"]) {
+    for (const char* k : {"measurement", "forward_queue"}) {
+      if (n[k]) errors.Add(n[k], what + ": '" + k + "' goes with forward: raw or forward: window:<duration>");
+    }
+    return;
+  }
+  const std::string hint = " (expected raw or window:<duration>, e.g. window:1m)";
+  auto v = ReadString(n["forward"], what + " forward", errors);
+  if (!v) return;
+  ForwardSpec spec;
+  if (*v == "raw") {
+    spec.mode = ForwardMode::kRaw;
+  } else if (v->rfind("window:", 0) == 0) {
+    spec.mode = ForwardMode::kWindow;
+    std::string d = v->substr(7);
+    while (!d.empty() && d.front() == ' ') d.erase(d.begin());
+    const std::optional<int64_t> ms = ParseDurationMs(d);
+    if (!ms || *ms <= 0) {
+      errors.Add(n["forward"], what + ": forward window '" + d + "' is not a positive duration" + hint);
+      return;
+    }
+    spec.window_ms = *ms;
+  } else {
+    errors.Add(n["forward"], what + ": unknown forward '" + *v + "'" + hint);
+    return;
+  }
+  if (n["measurement"]) {
+    auto m = ReadString(n["measurement"], what + " measurement", errors);
+    if (m && m->empty()) errors.Add(n["measurement"], what + ": measurement must not be empty");
+    if (m && !m->empty()) spec.measurement = *m;
+  }
+  if (n["forward_queue"]) {
+    if (auto q = ReadInt(n["forward_queue"], what + " forward_queue", 1, int64_t{1} << 30, errors)) {
+      o->forward_queue = static_cast<size_t>(*q);
+    }
+  }
+  o->forward = spec;
+}
+
 std::optional<InfluxDbConfig> ReadInfluxDb(const SinkSettings& s, ConfigErrors& errors) {
   const YAML::Node& n = s.node;
   const std::string what = "sink 'influxdb'";
@@ -161,7 +206,8 @@ std::optional<InfluxDbConfig> ReadInfluxDb(const SinkSettings& s, ConfigErrors& 
   const size_t before = errors.size();
   CheckKeys(n,
             {"url", "version", "db", "retention_policy", "username", "password_env", "password_file", "org", "bucket",
-             "token_env", "token_file", "max_batch", "timeout", "name", "forward", "outbox"},
+             "token_env", "token_file", "max_batch", "timeout", "name", "forward", "measurement", "forward_queue",
+             "outbox"},
             what, errors);
   InfluxDbConfig c;
   InfluxDbSinkOptions& o = c.options;
@@ -169,11 +215,7 @@ std::optional<InfluxDbConfig> ReadInfluxDb(const SinkSettings& s, ConfigErrors& 
   if (!o.url.empty() && ParseHttpUrl(o.url)->path.find_first_of("?#") != std::string::npos) {
     errors.Add(n["url"], what + " url must be the server's base URL without a query, e.g. http://127.0.0.1:8086");
   }
-  if (n["forward"]) {
-    errors.Add(n["forward"], what + ": forward is not available yet: this version writes alerts only (forwarding "
-                                    "raw measurements or window aggregates needs a pipeline hook that does not "
-                                    "exist yet); remove 'forward'");
-  }
+  ReadForward(n, what, &o, errors);
   ReadOptionalString(n, "db", what, &o.db, errors);
   ReadOptionalString(n, "retention_policy", what, &o.retention_policy, errors);
   ReadOptionalString(n, "username", what, &o.username, errors);

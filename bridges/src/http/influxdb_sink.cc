@@ -66,11 +66,26 @@ Result<std::unique_ptr<InfluxDbSink>> InfluxDbSink::Create(InfluxDbSinkOptions o
     co.username = options.username;
     co.password = options.password;
   }
-  auto client = HttpClient::Create(std::move(co));
+  auto client = HttpClient::Create(co);
   if (!client.ok()) return client.status();
   if (options.max_batch == 0) options.max_batch = 1;
-  return std::unique_ptr<InfluxDbSink>(new InfluxDbSink(std::move(options), std::move(name),
-                                                        std::move(write_url).value(), std::move(client).value()));
+  std::unique_ptr<InfluxDbPointWriter> points;
+  if (options.forward) {
+    auto point_client = HttpClient::Create(std::move(co));
+    if (!point_client.ok()) return point_client.status();
+    InfluxDbPointWriterOptions po;
+    po.name = name;
+    po.write_url = *write_url;
+    po.spec = *options.forward;
+    po.max_batch = options.max_batch;
+    po.max_queue = options.forward_queue;
+    po.logger = options.logger;
+    points = std::make_unique<InfluxDbPointWriter>(std::move(po), std::move(point_client).value());
+  }
+  auto sink = std::unique_ptr<InfluxDbSink>(new InfluxDbSink(std::move(options), std::move(name),
+                                                             std::move(write_url).value(), std::move(client).value()));
+  sink->points_ = std::move(points);
+  return sink;
 }
 
 InfluxDbSink::InfluxDbSink(InfluxDbSinkOptions options, std::string name, std::string write_url,

@@ -26,17 +26,22 @@
 // After a Flush(), successful or not, the buffer is empty. The destructor
 // sends nothing.
 //
+// With `forward`, measurement_sink() is an InfluxDbPointWriter writing the
+// measurements themselves to the same URL (see influxdb_point_writer.h).
+//
 // Thread-safety: Write/Flush/Sync from one thread at a time; ReportMetrics
 // from any.
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "http/http_client.h"
 #include "http/http_sink_probe.h"
+#include "http/influxdb_point_writer.h"
 #include "http/rejected_alerts.h"
 #include "vigil/engine/logger.h"
 #include "vigil/engine/sink.h"
@@ -71,6 +76,10 @@ struct InfluxDbSinkOptions {
   Logger* logger = nullptr;
   // Alerts rejected for good (see RejectedAlertHandler). May be empty.
   RejectedAlertHandler on_rejected;
+  // `forward: raw | window:<d>`: also write the measurements, through an
+  // InfluxDbPointWriter (its own queue and thread; not the outbox).
+  std::optional<ForwardSpec> forward;
+  size_t forward_queue = 1000000;  // points held in memory at most
 };
 
 class InfluxDbSink final : public Sink {
@@ -90,7 +99,11 @@ class InfluxDbSink final : public Sink {
   const std::string& write_url() const { return write_url_; }
   Status Write(const AlertView& alert) override;
   Status Flush() override;
-  void ReportMetrics(std::vector<BridgeMetric>* out) const override { probe_.Report(out); }
+  void ReportMetrics(std::vector<BridgeMetric>* out) const override {
+    probe_.Report(out);
+    if (points_ != nullptr) points_->ReportMetrics(out);
+  }
+  MeasurementSink* measurement_sink() override { return points_.get(); }
 
  private:
   struct Pending {
@@ -111,6 +124,7 @@ class InfluxDbSink final : public Sink {
   RejectedAlerts rejected_;
   std::vector<Pending> pending_;
   std::string body_;
+  std::unique_ptr<InfluxDbPointWriter> points_;  // with `forward` only
 };
 
 }  // namespace vigil::bridges

@@ -19,6 +19,11 @@ namespace {
 
 enum class Side { kSource, kSink };
 
+// Brokers of a kafka sink that names none, when no kafka source gives them:
+// a broker on this host, Kafka's usual port (DESIGN.md's example sink is
+// `kafka: {topic: alerts}`).
+constexpr const char* kDefaultSinkBrokers = "127.0.0.1:9092";
+
 // librdkafka properties a rules file may set. Connection and security for
 // both sides, tuning per side; what vigil sets itself is refused (Reserved).
 const std::vector<std::string> kCommonProperties = {
@@ -166,6 +171,61 @@ Result<kafka::Properties> WithPassword(kafka::Properties props, const YAML::Node
   return props;
 }
 
+// A kafka sink without `brokers` uses the first kafka source's brokers and
+// security (its sasl.*, ssl.* and connection properties and its password),
+// as the mqtt sink does with the first mqtt source; with no kafka source,
+// kDefaultSinkBrokers.
+const SourceSettings* FirstKafkaSource(const RulesFile& file) {
+  for (const auto& s : file.sources) {
+    if (s.kind == "kafka" && s.kind_node.IsMap()) return &s;
+  }
+  return nullptr;
+}
+
+bool InheritedByTheSink(const std::string& key) {
+  return key.rfind("sasl.", 0) == 0 || key.rfind("ssl.", 0) == 0 ||
+         std::find(kCommonProperties.begin(), kCommonProperties.end(), key) != kCommonProperties.end();
+}
+
+// Brokers, properties and the node holding password_env/password_file of a
+// sink, inherited from `src` (may be null) where the sink has no brokers.
+struct SinkConnection {
+  std::string brokers;
+  kafka::Properties properties;
+  YAML::Node password_node;
+  std::string inherited_from;  // source name, "" when the sink names its brokers or takes the default
+};
+
+SinkConnection ReadSinkConnection(const YAML::Node& n, const SourceSettings* src, const std::string& what,
+                                  ConfigErrors& errors) {
+  SinkConnection c;
+  c.password_node.reset(n);  // reset, not =: assigning to a bound YAML::Node rewrites the node it refers to
+  if (n["brokers"]) {
+    c.brokers = JoinBrokers(n["brokers"]);
+  } else if (src == nullptr) {
+    c.brokers = kDefaultSinkBrokers;
+  } else {
+    const YAML::Node& s = src->kind_node;
+    c.brokers = s["brokers"] ? JoinBrokers(s["brokers"]) : kDefaultSinkBrokers;
+    c.inherited_from = src->name;
+    ConfigErrors ignored(errors.file());  // reported at the source
+    if (s["properties"] && s["properties"].IsMap()) {
+      for (auto& [key, value] : ReadProperties(s["properties"], Side::kSource, what, ignored)) {
+        if (InheritedByTheSink(key)) c.properties.emplace_back(key, value);
+      }
+    }
+    if (!n["password_env"] && !n["password_file"]) c.password_node.reset(s);
+  }
+  if (n["properties"]) {
+    for (auto& [key, value] : ReadProperties(n["properties"], Side::kSink, what, errors)) {
+      auto same = std::find_if(c.properties.begin(), c.properties.end(), [&](const auto& p) { return p.first == key; });
+      if (same != c.properties.end()) c.properties.erase(same);  // the sink's own setting wins
+      c.properties.emplace_back(key, value);
+    }
+  }
+  return c;
+}
+
 }  // namespace
 
 void CheckKafkaSource(const SourceSettings& s, ConfigErrors& errors) {
@@ -176,8 +236,10 @@ void CheckKafkaSource(const SourceSettings& s, ConfigErrors& errors) {
                   "[sensors], group: vigil}");
     return;
   }
-  CheckKeys(n, {"brokers", "topics", "group", "key_tag", "start", "properties", "password_env", "password_file"}, what,
-            errors);
+  CheckKeys(n,
+            {"brokers", "topics", "group", "key_tag", "start", "properties", "password_env", "password_file",
+             "topic_tags"},
+            what, errors);
   if (!n["brokers"]) errors.Add(n, what + " needs 'brokers', e.g. brokers: \"127.0.0.1:9092\"");
   else CheckBrokers(n["brokers"], what, errors);
   if (!n["topics"]) {
@@ -208,8 +270,9 @@ void CheckKafkaSource(const SourceSettings& s, ConfigErrors& errors) {
   }
   if (n["properties"]) (void)ReadProperties(n["properties"], Side::kSource, what, errors);
   CheckPassword(n, what, errors);
-  if (!s.topic_tags.empty()) {
-    errors.Add(s.node["topic_tags"], what + ": topic_tags is for MQTT topics; use key_tag for the Kafka message key");
+  if (s.topic_tags_node.IsDefined()) {
+    // Kafka topic names have no levels ('/' is not allowed in them).
+    errors.Add(s.topic_tags_node, what + ": topic_tags is for MQTT topics; use key_tag for the Kafka message key");
   }
 }
 
@@ -221,8 +284,7 @@ void CheckKafkaSink(const SinkSettings& s, ConfigErrors& errors) {
     return;
   }
   CheckKeys(n, {"brokers", "topic", "properties", "password_env", "password_file", "timeout", "outbox"}, what, errors);
-  if (!n["brokers"]) errors.Add(n, what + " needs 'brokers', e.g. brokers: \"127.0.0.1:9092\"");
-  else CheckBrokers(n["brokers"], what, errors);
+  if (n["brokers"]) CheckBrokers(n["brokers"], what, errors);  // else inherited or the default (FirstKafkaSource)
   if (!n["topic"]) {
     errors.Add(n, what + " needs 'topic', e.g. topic: alerts");
   } else if (auto t = ReadString(n["topic"], what + " 'topic'", errors); t && !ValidTopicName(*t)) {
@@ -262,17 +324,22 @@ Result<std::unique_ptr<Sink>> BuildKafkaSink(const SinkSettings& s, const RulesF
   const YAML::Node& n = s.node;
   const std::string what = "sink 'kafka'";
   KafkaSinkOptions o;
-  o.brokers = JoinBrokers(n["brokers"]);
   o.topic = n["topic"].Scalar();
   ConfigErrors ignored(file.path);
   if (n["timeout"]) {
     if (auto ms = ReadDurationMs(n["timeout"], "timeout", ignored)) o.timeout = std::chrono::milliseconds(*ms);
   }
-  if (n["properties"]) o.properties = ReadProperties(n["properties"], Side::kSink, what, ignored);
-  auto props = WithPassword(std::move(o.properties), n, file, what);
+  SinkConnection c = ReadSinkConnection(n, FirstKafkaSource(file), what, ignored);
+  o.brokers = c.brokers;
+  auto props = WithPassword(std::move(c.properties), c.password_node, file, what);
   if (!props.ok()) return props.status();
   o.properties = std::move(props).value();
   o.logger = logger;
+  if (logger != nullptr && !n["brokers"]) {
+    logger->Log(LogLevel::kInfo, what + ": no 'brokers': using " + o.brokers +
+                 (c.inherited_from.empty() ? " (the default)" : " and the security settings of kafka source '" +
+                                                                     c.inherited_from + "'"));
+  }
   auto sink = KafkaSink::Create(std::move(o));
   if (!sink.ok()) return Status::InvalidArgument(what + ": " + sink.status().message());
   return std::unique_ptr<Sink>(std::move(sink).value());

@@ -9,6 +9,7 @@
 //               password_env: KAFKA_PASSWORD}
 //   sinks:
 //     - kafka: {brokers: "127.0.0.1:9092", topic: alerts, timeout: 10s}
+//     - kafka: {topic: alerts}     # brokers and security of the first kafka source
 //
 // Load-time only; single-threaded.
 #pragma once
@@ -24,6 +25,9 @@
 namespace vigil::bridges {
 
 void CheckKafkaSource(const SourceSettings& s, ConfigErrors& errors);
+// A sink without `brokers` takes the brokers and security settings (sasl.*,
+// ssl.*, connection properties, password_env/password_file) of the first
+// kafka source, else 127.0.0.1:9092; the sink's own properties win.
 void CheckKafkaSink(const SinkSettings& s, ConfigErrors& errors);
 
 // Expect a checked entry. Errors: a password that cannot be read, a

@@ -60,7 +60,7 @@ void CheckMqttSource(const SourceSettings& s, const RulesFile& file, ConfigError
     errors.Add(n, what + ": 'mqtt' must be a map such as {url: tcp://127.0.0.1:1883, topics: [\"sensors/#\"]}");
     return;
   }
-  CheckKeys(n, With(MqttConnectionKeys(), {"topics", "qos", "queue_messages"}), what, errors);
+  CheckKeys(n, With(MqttConnectionKeys(), {"topics", "qos", "queue_messages", "topic_tags"}), what, errors);
   (void)ReadMqttConnection(n, what, file.directory, DefaultMqttClientId(s.name), errors);
   if (!n["topics"]) {
     errors.Add(n, what + " needs 'topics', e.g. topics: [\"entrepot/+/+/v1\"]");
@@ -84,7 +84,7 @@ void CheckMqttSource(const SourceSettings& s, const RulesFile& file, ConfigError
   if (n["queue_messages"]) (void)ReadInt(n["queue_messages"], what + " 'queue_messages'", 1, 1 << 24, errors);
   for (const auto& t : s.topic_tags) {
     auto parsed = TopicTagTemplate::Parse(t);
-    if (!parsed.ok()) errors.Add(s.node["topic_tags"], "source '" + s.name + "': " + parsed.status().message());
+    if (!parsed.ok()) errors.Add(s.topic_tags_node, "source '" + s.name + "': " + parsed.status().message());
   }
 }
 

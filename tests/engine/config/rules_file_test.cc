@@ -352,7 +352,44 @@ TEST(RulesFileTest, SourceKinds) {
       "rules: []\n");
   ASSERT_EQ(l.errors.size(), 2u) << Join(l.errors);
   EXPECT_TRUE(HasError(l, "rules.yaml:4:12: ", "source 'both' has both 'file' and 'kafka'")) << Join(l.errors);
-  EXPECT_TRUE(HasError(l, "rules.yaml:5:5: ", "source 'none' needs one of: file, mqtt, kafka, http, sim"))
+  EXPECT_TRUE(HasError(l, "rules.yaml:5:5: ", "source 'none' needs one of: file, mqtt, kafka, http"))
+      << Join(l.errors);
+}
+
+TEST(RulesFileTest, SimIsNotASourceKind) {
+  // `vigil sim` is a command that generates data, not a source kind.
+  Loaded l = Load(
+      "sources:\n"
+      "  - name: s\n"
+      "    sim: {}\n"
+      "rules: []\n");
+  EXPECT_TRUE(HasError(l, "rules.yaml:3:5: ", "unknown key 'sim'")) << Join(l.errors);
+  EXPECT_TRUE(HasError(l, "rules.yaml:2:5: ", "source 's' needs one of: file, mqtt, kafka, http")) << Join(l.errors);
+}
+
+TEST(RulesFileTest, TopicTagsInsideTheKindsMap) {
+  // DESIGN.md writes topic_tags inside `mqtt:`; the source level works too.
+  Loaded l = Load(
+      "sources:\n"
+      "  - name: w\n"
+      "    mqtt: {url: tcp://127.0.0.1:1883, topics: [\"entrepot/+/+/v1\"],\n"
+      "           topic_tags: \"entrepot/{zone}/{sensor}/v1\"}\n"
+      "rules: []\n");
+  ASSERT_TRUE(l.errors.empty()) << Join(l.errors);
+  ASSERT_EQ(l.file.sources.size(), 1u);
+  EXPECT_EQ(l.file.sources[0].topic_tags, (std::vector<std::string>{"entrepot/{zone}/{sensor}/v1"}));
+  EXPECT_EQ(l.file.sources[0].topic_tags_node.Mark().line, 3);  // 0-based: line 4
+}
+
+TEST(RulesFileTest, TopicTagsInBothPlacesIsAnError) {
+  Loaded l = Load(
+      "sources:\n"
+      "  - name: w\n"
+      "    topic_tags: \"a/{zone}\"\n"
+      "    mqtt: {url: tcp://127.0.0.1:1883, topics: [\"a/+\"], topic_tags: \"a/{room}\"}\n"
+      "rules: []\n");
+  ASSERT_EQ(l.errors.size(), 1u) << Join(l.errors);
+  EXPECT_TRUE(HasError(l, "rules.yaml:4:68: ", "source 'w' has topic_tags both at the source level and inside 'mqtt'"))
       << Join(l.errors);
 }
 

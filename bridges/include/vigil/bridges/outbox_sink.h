@@ -65,6 +65,9 @@ class OutboxSink final : public Sink {
   Status Sync() override;
   void ReportMetrics(std::vector<BridgeMetric>* out) const override;
   uint64_t delivery_failures() const override { return failures(); }
+  // The inner sink's: forwarded measurements bypass the outbox (they have
+  // their own queue; see vigil/engine/measurement_sink.h).
+  MeasurementSink* measurement_sink() override { return inner_->measurement_sink(); }
 
   size_t depth() const;
   uint64_t delivered() const { return delivered_.load(std::memory_order_relaxed); }

@@ -1,7 +1,8 @@
 // Engine: owns one loaded configuration at run time and drives it — the
 // router loop over sources, the watermark, the pipeline, dead letters,
-// alert dispatch to sinks — until every source is finished or a stop is
-// requested.
+// alert dispatch to sinks, forwarding of measurements to the sinks that
+// take them (Sink::measurement_sink, on the router thread) — until every
+// source is finished or a stop is requested.
 //
 // Watermark: each source's is its highest event ts minus its allowed
 // lateness; with several sources the engine watermark is the lowest among
@@ -145,6 +146,7 @@ class Engine {
  private:
   class Router;
   void LogRejections(bool final);
+  void FinishForwarding(Router* router, bool close_windows);
   Status RestoreState(Pipeline* pipeline, KeyTable* keys, Router* router, AlertDispatcher* dispatcher);
   StoredProgress Progress(const Router& router, uint64_t id) const;
   std::vector<StoredSource> Positions(const Router& router) const;

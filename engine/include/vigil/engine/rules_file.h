@@ -3,8 +3,8 @@
 //
 // The engine reads the sections it owns (engine, http) and the parts of
 // sources common to all kinds (name, timestamp, allowed_lateness,
-// topic_tags); the kind-specific settings of sources and sinks, and the
-// rules, stay YAML nodes for bridges/ and rules/ to read, reporting errors
+// topic_tags, also when written inside the kind's map); the kind-specific
+// settings of sources and sinks, and the rules, stay YAML nodes for bridges/ and rules/ to read, reporting errors
 // into the same ConfigErrors. Load-time only; single-threaded.
 #pragma once
 
@@ -39,7 +39,7 @@ struct HttpSettings {
 
 struct SourceSettings {
   std::string name;
-  std::string kind;             // "file", "mqtt", "kafka", "http", "sim"
+  std::string kind;             // "file", "mqtt", "kafka", "http"
   YAML::Node node;              // the whole source entry
   YAML::Node kind_node;         // the kind's own settings
   MessageFormat format;
@@ -47,6 +47,9 @@ struct SourceSettings {
   // Topic templates such as "entrepot/{zone}/{sensor}/v1"; the first that
   // fits a message's topic gives its tags (checked by bridges/).
   std::vector<std::string> topic_tags;
+  // Where topic_tags was written (source level or inside the kind's map),
+  // for error positions; undefined when absent.
+  YAML::Node topic_tags_node{YAML::NodeType::Undefined};
   // `decoder:` (a map or a list of maps: payload decoder plugins), checked
   // and turned into format.decoders by rules/ (vigil/rules/plugin_loader.h).
   YAML::Node decoder_node;

@@ -9,6 +9,7 @@
 #include "vigil/engine/alert.h"
 #include "vigil/engine/bridge_metric.h"
 #include "vigil/engine/key_table.h"
+#include "vigil/engine/measurement_sink.h"
 #include "vigil/engine/rule.h"
 #include "vigil/engine/status.h"
 
@@ -40,6 +41,10 @@ class Sink {
   virtual uint64_t delivery_failures() const { return 0; }
   // Extra samples for /metrics (e.g. vigil_outbox_depth{sink}), any thread.
   virtual void ReportMetrics(std::vector<BridgeMetric>* out) const {}
+  // Non-null when the sink also takes the measurements themselves
+  // (`forward:`); asked once, before Engine::Run starts the pipeline. The
+  // sink keeps ownership.
+  virtual MeasurementSink* measurement_sink() { return nullptr; }
 };
 
 }  // namespace vigil
