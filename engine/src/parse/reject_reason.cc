@@ -13,6 +13,7 @@ const char* RejectReasonName(RejectReason r) {
     case RejectReason::kTooDeep: return "too_deep";
     case RejectReason::kBadTimestamp: return "bad_timestamp";
     case RejectReason::kBadCsv: return "bad_csv";
+    case RejectReason::kTooManyFields: return "too_many_fields";
     case RejectReason::kCount: break;
   }
   return "unknown";

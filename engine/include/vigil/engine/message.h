@@ -23,6 +23,7 @@ enum class RejectReason : uint8_t {
   kTooDeep,
   kBadTimestamp,
   kBadCsv,
+  kTooManyFields,  // more name/value pairs than MessageFormat::max_fields
   kCount,
 };
 
@@ -38,6 +39,10 @@ struct MessageFormat {
   int default_offset_minutes = 0;         // zone for local times without an offset; Default: UTC
   size_t max_message_bytes = 1 << 20;     // Default: 1 MiB
   int max_depth = 64;                     // Default: 64 levels
+  // Name/value pairs in one JSON message, counted at every depth (each is a
+  // field, a tag or an object holding more); beyond it the message is
+  // rejected as too_many_fields. Default: 1000.
+  size_t max_fields = 1000;
 };
 
 // One message after parsing: the schema's fields (NaN = absent), tags (0 =
