@@ -85,7 +85,7 @@ wait_for 15 metric_at_least 'vigil_checkpoints_total{result="failed"}' $((${fail
 grep -q "checkpoint .* failed (retried with the next one)" "$tmp/err" && ok "the failure is logged: $(grep -m1 -o 'checkpoint [0-9]* failed.*' "$tmp/err" | cut -c1-160)" \
   || fail "no log line for the failed checkpoint"
 kill -0 "$vpid" 2>/dev/null && curl -sf "http://127.0.0.1:$hport/healthz" >/dev/null && ok "vigil keeps running" || fail "vigil died with the disk full"
-wait_for 10 test "$(wc -l <"$tmp/out/alerts.ndjson")" -gt "$alerts0" \
+wait_for 10 lines_more_than "$tmp/out/alerts.ndjson" "$alerts0" \
   && ok "alerts keep reaching the sink ($alerts0 -> $(wc -l <"$tmp/out/alerts.ndjson"))" || fail "no new alert while the disk is full"
 
 # Space returns: checkpoints succeed again, without a restart.

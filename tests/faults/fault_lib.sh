@@ -27,3 +27,7 @@ metric_at_least() { local v; v=$(metric "$1"); [ -n "$v" ] && awk -v v="$v" -v n
 ingest() { curl -sf -m 10 -H 'Content-Type: application/x-ndjson' --data-binary "$1" "http://127.0.0.1:$hport/api/v1/ingest" >/dev/null; }
 # Alerts of NDJSON files as sorted unique "id state ts" lines.
 alert_set() { python3 "$(dirname "${BASH_SOURCE[0]}")/alert_set.py" "$@"; }
+metric_is() { [ "$(metric "$1")" = "$2" ]; }
+# lines_more_than FILE N: FILE has more than N lines (a function, so that
+# wait_for evaluates it again on every try).
+lines_more_than() { [ "$(wc -l <"$1" 2>/dev/null || echo 0)" -gt "$2" ]; }

@@ -64,7 +64,7 @@ delivered() { [ "$(python3 -c '
 import json, sys
 print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["status"] == 200))' "$tmp/hook.ndjson" 2>/dev/null)" -ge "$n" ]; }
 wait_for 20 delivered && ok "every alert delivered after the receiver recovered" || fail "not all alerts delivered"
-wait_for 10 test "$(metric 'vigil_outbox_depth{sink="hook"}')" = 0 && ok "outbox empty" || fail "outbox depth $(metric 'vigil_outbox_depth{sink="hook"}')"
+wait_for 10 metric_is 'vigil_outbox_depth{sink="hook"}' 0 && ok "outbox empty" || fail "outbox depth $(metric 'vigil_outbox_depth{sink="hook"}')"
 if python3 - "$tmp/alerts.ndjson" "$tmp/hook.ndjson" <<'PY'
 import json, sys
 alerts = [json.loads(l) for l in open(sys.argv[1])]
@@ -84,7 +84,7 @@ then ok "the webhook got the file sink's alerts, in order"; else fail "webhook a
 rm -f "$tmp/recover"
 python3 "$here/gen_data.py" --devices 10 --steps 60 --start-step 60 >"$tmp/data2.ndjson"
 ingest "$(cat "$tmp/data2.ndjson")" || fail "ingest (second part)"
-wait_for 5 test "$(wc -l <"$tmp/alerts.ndjson")" -gt "$n" || fail "no new alert in the file sink"
+wait_for 5 lines_more_than "$tmp/alerts.ndjson" "$n" || fail "no new alert in the file sink"
 n2=$(wc -l <"$tmp/alerts.ndjson")
 wait_for 5 metric_at_least 'vigil_outbox_depth{sink="hook"}' 1 || fail "second outbox depth"
 t2=$SECONDS
