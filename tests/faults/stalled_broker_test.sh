@@ -66,7 +66,7 @@ kill -TERM "$vpid"
 wait "$vpid"
 rc=$?
 [ "$rc" = 0 ] && [ $((SECONDS - t1)) -le 15 ] && ok "SIGTERM while the broker hangs: exit 0 in $((SECONDS - t1)) s" \
-  || fail "exit $rc after $((SECONDS - t1)) s"
+  || { fail "exit $rc after $((SECONDS - t1)) s"; tail -5 "$tmp/err"; }
 
 # A real broker on the same port: vigil connects, the outbox delivers.
 kill "$spid"; wait "$spid" 2>/dev/null
