@@ -136,6 +136,8 @@ int RunReplay(const ReplayArgs& a) {
   EngineOptions eo;
   eo.shards = a.shards != 0 ? a.shards : cfg->file.engine.shards;
   eo.key_ttl_ms = cfg->file.engine.key_ttl_ms;
+  eo.max_keys_per_rule = cfg->file.engine.max_keys_per_rule;
+  eo.max_window_samples = cfg->file.engine.max_window_samples;
   Engine engine(std::move(cfg->schema), std::move(cfg->tags), cfg->rules, std::move(sources), std::move(sinks),
                 dead.get(), &logger, eo);
   std::atomic<bool> done{false};

@@ -180,6 +180,8 @@ RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
   EngineOptions eo;
   eo.shards = a.shards != 0 ? a.shards : cfg->file.engine.shards;
   eo.key_ttl_ms = cfg->file.engine.key_ttl_ms;
+  eo.max_keys_per_rule = cfg->file.engine.max_keys_per_rule;
+  eo.max_window_samples = cfg->file.engine.max_window_samples;
   eo.track_latest = !cfg->file.http.listen.empty();  // only GET /api/v1/series/latest reads them
   eo.state = sh.store;
   eo.checkpoint_interval_ms = cfg->file.engine.checkpoint_interval_ms;
@@ -195,7 +197,7 @@ RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
     api.rule_counters = [&engine] { return engine.RuleCountersJson(); };
     api.board = sh.board;
     api.ingest = ingest;
-    api.metrics_text = [&engine] { return engine.MetricsText(); };
+    api.metrics_text = [&engine, &server] { return engine.MetricsText() + server.LimitMetricsText(); };
     api.ready = [&engine] { return engine.ready(); };
     api.latest_series = [&engine](const SeriesQuery& q) { return engine.LatestSeriesJson(q); };
     api.on_manual_alert = [&engine](ExternalAlert t) { return engine.SubmitAlert(std::move(t)); };
@@ -209,6 +211,7 @@ RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
     ho.protect_metrics = cfg->file.http.protect_metrics;
     ho.allow_remote = cfg->file.http.allow_remote;
     ho.max_body_bytes = cfg->file.http.max_body_bytes;
+    ho.max_connections = cfg->file.http.max_connections;
     Status st = server.Start(ho);
     if (!st.ok()) {
       std::fprintf(stderr, "vigil run: HTTP server on %s: %s\n", ho.listen.c_str(), st.message().c_str());

@@ -175,6 +175,41 @@ void Engine::LogRejections(bool final) {
   }
 }
 
+// At most once every 10 s: which rules refused new keys (max_keys) or
+// samples (max_window_samples) since the last report; at the end
+// (`final`), the totals of the run.
+void Engine::LogRuleLimits(const Pipeline& pipeline, bool final) {
+  const auto now = std::chrono::steady_clock::now();
+  if (last_limit_log_ == std::chrono::steady_clock::time_point{}) last_limit_log_ = now;
+  if (!final && now - last_limit_log_ < std::chrono::seconds(10)) return;
+  last_limit_log_ = now;
+  reported_keys_rejected_.resize(rules_.size(), 0);
+  reported_samples_rejected_.resize(rules_.size(), 0);
+  const char* when = final ? " in all" : " in the last 10 s";
+  for (uint32_t r = 0; r < rules_.size(); ++r) {
+    const RuleInfo& info = rules_[r]->info();
+    const uint64_t keys = pipeline.RuleKeysRejected(r);
+    const uint64_t samples = pipeline.RuleSamplesRejected(r);
+    const uint64_t new_keys = final ? keys : keys - reported_keys_rejected_[r];
+    const uint64_t new_samples = final ? samples : samples - reported_samples_rejected_[r];
+    reported_keys_rejected_[r] = keys;
+    reported_samples_rejected_[r] = samples;
+    if (new_keys > 0) {
+      const uint64_t limit = info.max_keys != 0 ? info.max_keys : options_.max_keys_per_rule;
+      logger_->Log(LogLevel::kWarn, "rule '" + info.name + "': " + std::to_string(new_keys) +
+                                        " message(s) of new keys not tracked" + when + ": the rule tracks " +
+                                        std::to_string(limit) + " keys at most (max_keys); keys already tracked "
+                                        "keep working");
+    }
+    if (new_samples > 0) {
+      logger_->Log(LogLevel::kWarn, "rule '" + info.name + "': " + std::to_string(new_samples) +
+                                        " sample(s) not added to a full sliding buffer" + when + " (at most " +
+                                        std::to_string(options_.max_window_samples) +
+                                        " per buffer, engine.max_window_samples)");
+    }
+  }
+}
+
 Status Engine::Run() {
   const auto t0 = std::chrono::steady_clock::now();
   KeyTable keys(shards_);
@@ -190,6 +225,8 @@ Status Engine::Run() {
   PipelineOptions popt;
   popt.shards = shards_;
   popt.key_ttl_ms = options_.key_ttl_ms;
+  popt.max_keys_per_rule = options_.max_keys_per_rule;
+  popt.max_window_samples = options_.max_window_samples;
   popt.checkpoints = checkpointer.get();
   popt.track_latest = options_.track_latest;
   popt.logger = logger_;
@@ -255,6 +292,7 @@ Status Engine::Run() {
     }
     if (!progress && finished < sources_.size()) router.AdvanceWithWallClock();
     LogRejections(false);
+    LogRuleLimits(pipeline, false);
     if (checkpointer != nullptr && std::chrono::steady_clock::now() >= next_checkpoint && !checkpointer->Busy()) {
       // Positions and watermark now, then a barrier behind everything routed:
       // the shards' state at the barrier matches these positions exactly.
@@ -314,11 +352,16 @@ Status Engine::Run() {
   if (dead_letter_ != nullptr) dead_letter_->Flush();
   for (auto& s : sinks_) (void)s->Flush();
   LogRejections(true);
+  LogRuleLimits(pipeline, true);
 
   stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   stats_.alerts = dispatcher.alerts();
   stats_.sink_errors = dispatcher.sink_errors();
   stats_.shards = pipeline.Stats();
+  for (uint32_t r = 0; r < rules_.size(); ++r) {
+    stats_.keys_rejected.push_back(pipeline.RuleKeysRejected(r));
+    stats_.samples_rejected.push_back(pipeline.RuleSamplesRejected(r));
+  }
   for (const auto& s : stats_.shards) {
     stats_.keys += s.keys;
     stats_.late_events += s.late_events;

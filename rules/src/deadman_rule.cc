@@ -19,6 +19,7 @@ class DeadmanRuleShard final : public RuleShard {
   DeadmanRuleShard(const DeadmanRule& rule, const ShardContext& ctx)
       : rule_(rule), common_(rule.common()), shard_(ctx.shard), rule_index_(ctx.rule_index),
         states_(ctx.arena, rule.common().info.keylist) {
+    key_budget_ = ctx.key_budget;
     // Intern the expected keys now (main thread, before the router starts).
     const auto& slots = common_.info.key_tags;
     for (const auto& values : rule.expect()) {
@@ -34,6 +35,7 @@ class DeadmanRuleShard final : public RuleShard {
     for (const auto& [key, slot] : expected_) {
       KeyState& st = states_.Get(slot);
       if (st.key != kNoKey) continue;
+      KeepKey();  // listed in `expect:`: configured, never refused
       Know(st, key);
       st.last_seen = start_ts;
       Arm(st, slot);
@@ -45,8 +47,9 @@ class DeadmanRuleShard final : public RuleShard {
     uint32_t slot = 0;
     const KeyId key = common_.OwnedKey(e, shard_, &slot);
     if (key == kNoKey) return;
-    evaluations_.Add();
     KeyState& st = states_.Get(slot);
+    if (st.key == kNoKey && !AdmitKey()) return;  // max_keys reached: this key is not watched
+    evaluations_.Add();
     if (st.key == kNoKey) {
       Know(st, key);
       st.last_seen = e.ts;
@@ -104,7 +107,10 @@ class DeadmanRuleShard final : public RuleShard {
     int64_t last_seen = 0;
     if (!GetStateHeader(&in, &h) || h.phase == 1 || !in.GetInt64(&last_seen) || !in.AtEnd()) return false;
     KeyState& st = states_.Get(slot);
-    if (st.key == kNoKey) Know(st, key);
+    if (st.key == kNoKey) {
+      KeepKey();
+      Know(st, key);
+    }
     st.last_seen = last_seen;
     st.raise_ts = h.raise_ts;
     st.firing = h.firing();

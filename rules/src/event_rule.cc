@@ -42,7 +42,10 @@ class EventRuleShard final : public RuleShard {
   EventRuleShard(const EventRule& rule, const ShardContext& ctx)
       : rule_(rule), common_(rule.common()), shard_(ctx.shard), rule_index_(ctx.rule_index),
         has_aggregates_(!rule.agg_sources().empty()), states_(ctx.arena, rule.common().info.keylist),
-        aggs_(rule.agg_sources().size()) {}
+        aggs_(rule.agg_sources().size()),
+        max_samples_(ctx.max_window_samples) {
+    key_budget_ = ctx.key_budget;
+  }
 
   void OnEvent(const Event& e, AlertOutput& out) noexcept override {
     uint32_t slot = 0;
@@ -50,6 +53,7 @@ class EventRuleShard final : public RuleShard {
     if (key == kNoKey || !common_.CarriesNamedField(e)) return;
     KeyState& st = states_.Get(slot);
     if (!st.known) {
+      if (!AdmitKey()) return;  // max_keys reached: this key is not tracked
       st.known = 1;
       ++keys_;
       if (slot >= slot_end_) slot_end_ = slot + 1;
@@ -156,6 +160,7 @@ class EventRuleShard final : public RuleShard {
         aggs_by_slot_[slot].reset();
       }
       --keys_;
+      ForgetKey();
       ++evicted;
     }
     return evicted;
@@ -229,7 +234,10 @@ class EventRuleShard final : public RuleShard {
     }
     if (!in.AtEnd()) return false;
     KeyState& st = states_.Get(slot);
-    if (!st.known) ++keys_;
+    if (!st.known) {
+      ++keys_;
+      KeepKey();
+    }
     st = KeyState{t0, h.raise_ts, last_ts, h.count, static_cast<Phase>(h.phase), 1, 0};
     if (slot >= slot_end_) slot_end_ = slot + 1;
     if (aggs) {
@@ -346,7 +354,12 @@ class EventRuleShard final : public RuleShard {
       SlidingSeries& s = st.series[i];
       s.Evict(e.ts);
       const double v = e.fields[series[i].field];
-      if (!IsNull(v)) s.Add(e.ts, v);
+      if (IsNull(v)) continue;
+      if (BufferFull(s)) {
+        CountSampleRejected();  // the buffer keeps what it holds; this sample is not added
+        continue;
+      }
+      s.Add(e.ts, v);
     }
     const auto& ewmas = rule_.ewmas();
     for (size_t i = 0; i < ewmas.size(); ++i) {
@@ -359,6 +372,10 @@ class EventRuleShard final : public RuleShard {
       aggs_[i] = src.is_ewma ? st.ewmas[src.index].Value() : st.series[src.index].Value(src.kind);
     }
   }
+
+  // The sliding buffer holds engine.max_window_samples samples already
+  // (after eviction of the expired ones).
+  bool BufferFull(const SlidingSeries& s) const noexcept { return max_samples_ != 0 && s.size() >= max_samples_; }
 
   void Raise(KeyState& st, KeyId key, const Event& e, const EvalInput& in, AlertOutput& out) {
     st.phase = Phase::kFiring;
@@ -381,6 +398,7 @@ class EventRuleShard final : public RuleShard {
   ArenaRecords<KeyState> states_;
   std::vector<std::unique_ptr<AggState>> aggs_by_slot_;
   std::vector<double> aggs_;
+  uint64_t max_samples_;   // engine.max_window_samples; 0 = no limit
   size_t keys_ = 0;
   uint32_t slot_end_ = 0;  // one past the highest slot seen
   std::vector<std::pair<uint32_t, KeyId>> dirty_;  // (slot, key) changed since the last checkpoint

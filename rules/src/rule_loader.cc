@@ -20,7 +20,7 @@ namespace {
 
 const std::vector<std::string> kRuleKeys = {"name",  "description", "key",    "match",    "when",    "for",
                                             "clear_when", "severity", "labels", "message", "window", "deadman",
-                                            "expect", "plugin"};
+                                            "expect", "plugin", "max_keys"};
 const std::vector<std::string> kSeverities = {"critical", "major", "warning", "info"};
 
 uint64_t HashText(const std::string& s) {
@@ -129,6 +129,9 @@ class RuleBuilder {
           c->match.push_back({schema_->AddTag(tag), tags_->Intern(kv.second.Scalar())});
         }
       }
+    }
+    if (n_["max_keys"]) {
+      if (auto v = ReadInt(n_["max_keys"], what_ + ": 'max_keys'", 1, int64_t{1} << 40, errors_)) info.max_keys = *v;
     }
     info.definition_hash = HashText(YAML::Dump(n_));
   }

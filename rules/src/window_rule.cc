@@ -36,12 +36,15 @@ class WindowRuleShard final : public RuleShard {
  public:
   WindowRuleShard(const WindowRule& rule, const ShardContext& ctx)
       : rule_(rule), common_(rule.common()), shard_(ctx.shard), rule_index_(ctx.rule_index),
-        aggs_(rule.slots().size()) {}
+        aggs_(rule.slots().size()) {
+    key_budget_ = ctx.key_budget;
+  }
 
   void OnEvent(const Event& e, AlertOutput& out) noexcept override {
     uint32_t slot = 0;
     const KeyId key = common_.OwnedKey(e, shard_, &slot);
     if (key == kNoKey || !common_.CarriesNamedField(e)) return;
+    if (states_.Find(slot) == nullptr && !AdmitKey()) return;  // max_keys reached
     KeyState& st = states_.Get(slot, key);
     st.last_ts = std::max(st.last_ts, e.ts);
     MarkDirty(st, slot);
@@ -75,6 +78,7 @@ class WindowRuleShard final : public RuleShard {
       KeyState* st = states_.Find(slot);
       if (st == nullptr || st->phase != Phase::kOk || !st->windows.empty() || st->last_ts >= cutoff) continue;
       states_.Reset(slot);
+      ForgetKey();
       ++evicted;
     }
     return evicted;
@@ -134,6 +138,7 @@ class WindowRuleShard final : public RuleShard {
       windows.push_back(std::move(win));
     }
     if (!in.AtEnd()) return false;
+    if (states_.Find(slot) == nullptr) KeepKey();
     KeyState& st = states_.Get(slot, key);
     st.phase = static_cast<Phase>(h.phase);
     st.count = h.count;

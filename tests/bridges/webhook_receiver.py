@@ -4,9 +4,11 @@
 as one JSON line {"path", "status", "authorization", "content_type", "body"}
 and answers it with a status chosen by --status (default 200); with
 --fail-first N the first N requests get 503 instead (a receiver that is down
-for a while, then recovers).
+for a while, then recovers); with --hang-until FILE every request is read
+and then left without an answer (not recorded) until FILE exists, and the
+connection is closed (a receiver that hangs, then recovers).
 
-  webhook_receiver.py --port-file FILE --out FILE [--status 400] [--fail-first N]
+  webhook_receiver.py --port-file FILE --out FILE [--status 400] [--fail-first N] [--hang-until FILE]
 
 It binds port 0 and writes the chosen port to --port-file once it listens.
 Stopped by a signal (the test kills it by pid)."""
@@ -15,6 +17,7 @@ import http.server
 import json
 import os
 import threading
+import time
 
 
 def main():
@@ -23,6 +26,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--status", type=int, default=200)
     ap.add_argument("--fail-first", type=int, default=0)
+    ap.add_argument("--hang-until", default="")
     args = ap.parse_args()
     seen = [0]
     out = open(args.out, "a", encoding="utf-8")
@@ -33,6 +37,11 @@ def main():
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if args.hang_until and not os.path.exists(args.hang_until):
+                while not os.path.exists(args.hang_until):
+                    time.sleep(0.05)
+                self.close_connection = True
+                return
             with lock:
                 seen[0] += 1
                 status = 503 if seen[0] <= args.fail_first else args.status

@@ -14,6 +14,9 @@
 // OnWatermark; then every rule gets OnEvent. End() calls OnEndOfInput.
 // Alerts land, in emission order, in alerts().
 //
+// Limits (engine.max_keys_per_rule, engine.max_window_samples) apply as on
+// a pipeline when given: one KeyBudget per rule, in ShardContext.
+//
 // Thread-safety: none; one test, one harness.
 #pragma once
 
@@ -56,11 +59,18 @@ class VectorAlertOutput final : public AlertOutput {
   std::vector<AlertRecord> alerts;
 };
 
+// The engine limits a harness applies (PipelineOptions); 0 = none.
+struct HarnessLimits {
+  uint64_t max_keys_per_rule = 0;
+  uint64_t max_window_samples = 0;
+};
+
 class RuleHarness {
  public:
   // Loads `yaml`; a load error fails the current test (see errors()).
   // `logger` receives what rule shards report at run time (plugin errors).
-  explicit RuleHarness(const std::string& yaml, int64_t allowed_lateness_ms = 0, Logger* logger = nullptr)
+  explicit RuleHarness(const std::string& yaml, int64_t allowed_lateness_ms = 0, Logger* logger = nullptr,
+                       HarnessLimits limits = {})
       : errors_("rules.yaml"), keys_(1), lateness_(allowed_lateness_ms) {
     root_ = YAML::Load(yaml);
     const YAML::Node list = root_.IsMap() && root_["rules"] ? root_["rules"] : root_;
@@ -68,7 +78,12 @@ class RuleHarness {
     EXPECT_TRUE(errors_.empty()) << ErrorText();
     if (!errors_.empty()) return;
     for (uint32_t i = 0; i < rules_.size(); ++i) {
-      ShardContext ctx{0, 1, i, &keys_, &tags_, &arena_, logger};
+      const uint64_t max_keys = rules_[i]->info().max_keys != 0 ? rules_[i]->info().max_keys : limits.max_keys_per_rule;
+      budgets_.push_back(std::make_unique<KeyBudget>(max_keys));
+      ShardContext ctx{0, 1, i, &keys_, &tags_, &arena_};
+      ctx.logger = logger;
+      ctx.key_budget = budgets_.back().get();
+      ctx.max_window_samples = limits.max_window_samples;
       shards_.push_back(rules_[i]->CreateShard(ctx));
     }
   }
@@ -276,6 +291,7 @@ class RuleHarness {
   KeyTable keys_;
   KeyStateArena arena_;
   std::vector<std::shared_ptr<const Rule>> rules_;
+  std::vector<std::unique_ptr<KeyBudget>> budgets_;  // [rule]; before shards_, which point to them
   std::vector<std::unique_ptr<RuleShard>> shards_;
   VectorAlertOutput out_;
   int64_t lateness_ = 0;

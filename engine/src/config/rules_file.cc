@@ -27,7 +27,8 @@ void ReadEngine(const YAML::Node& n, const YAML::Node& at, EngineSettings* e, Co
     errors.Add(at, "'engine' must be a map, e.g. {shards: 2, state_dir: ./vigil-state}");
     return;
   }
-  CheckKeys(n, {"shards", "state_dir", "checkpoint_interval", "key_ttl"}, "'engine'", errors);
+  CheckKeys(n, {"shards", "state_dir", "checkpoint_interval", "key_ttl", "max_keys_per_rule", "max_window_samples"},
+            "'engine'", errors);
   if (n["shards"]) {
     if (auto v = ReadInt(n["shards"], "engine.shards", 0, 64, errors)) e->shards = static_cast<uint32_t>(*v);
   }
@@ -42,6 +43,16 @@ void ReadEngine(const YAML::Node& n, const YAML::Node& at, EngineSettings* e, Co
   if (n["key_ttl"]) {
     if (auto v = ReadDurationMs(n["key_ttl"], "engine.key_ttl", errors)) e->key_ttl_ms = *v;
   }
+  if (n["max_keys_per_rule"]) {
+    if (auto v = ReadInt(n["max_keys_per_rule"], "engine.max_keys_per_rule", 0, int64_t{1} << 40, errors)) {
+      e->max_keys_per_rule = static_cast<uint64_t>(*v);
+    }
+  }
+  if (n["max_window_samples"]) {
+    if (auto v = ReadInt(n["max_window_samples"], "engine.max_window_samples", 0, int64_t{1} << 40, errors)) {
+      e->max_window_samples = static_cast<uint64_t>(*v);
+    }
+  }
 }
 
 void ReadHttp(const YAML::Node& n, const YAML::Node& at, HttpSettings* h, ConfigErrors& errors) {
@@ -49,8 +60,9 @@ void ReadHttp(const YAML::Node& n, const YAML::Node& at, HttpSettings* h, Config
     errors.Add(at, "'http' must be a map, e.g. {listen: 127.0.0.1:9464}");
     return;
   }
-  CheckKeys(n, {"listen", "token_env", "token_file", "protect_metrics", "allow_remote", "max_body_bytes"}, "'http'",
-            errors);
+  CheckKeys(n, {"listen", "token_env", "token_file", "protect_metrics", "allow_remote", "max_body_bytes",
+                "max_connections"},
+            "'http'", errors);
   if (n["listen"]) {
     if (auto v = ReadString(n["listen"], "http.listen", errors)) h->listen = *v;
   }
@@ -69,6 +81,11 @@ void ReadHttp(const YAML::Node& n, const YAML::Node& at, HttpSettings* h, Config
   if (n["max_body_bytes"]) {
     if (auto v = ReadInt(n["max_body_bytes"], "http.max_body_bytes", 1024, int64_t{1} << 30, errors)) {
       h->max_body_bytes = static_cast<size_t>(*v);
+    }
+  }
+  if (n["max_connections"]) {
+    if (auto v = ReadInt(n["max_connections"], "http.max_connections", 1, 1024, errors)) {
+      h->max_connections = static_cast<uint32_t>(*v);
     }
   }
 }
@@ -140,8 +157,8 @@ void ReadSource(const YAML::Node& n, size_t index, RulesFile* f, ConfigErrors& e
     return;
   }
   s.name = n["name"] && n["name"].IsScalar() ? n["name"].Scalar() : "source" + std::to_string(index + 1);
-  std::vector<std::string> allowed = {"name", "timestamp", "allowed_lateness", "topic_tags", "max_message_bytes",
-                                      "decoder"};
+  std::vector<std::string> allowed = {"name",           "timestamp", "allowed_lateness", "topic_tags",
+                                      "max_message_bytes", "max_depth", "max_fields", "decoder"};
   allowed.insert(allowed.end(), kSourceKinds.begin(), kSourceKinds.end());
   CheckKeys(n, allowed, "source '" + s.name + "'", errors);
   for (const auto& k : kSourceKinds) {
@@ -165,6 +182,14 @@ void ReadSource(const YAML::Node& n, size_t index, RulesFile* f, ConfigErrors& e
     }
   }
   if (n["decoder"]) s.decoder_node = n["decoder"];
+  if (n["max_depth"]) {
+    if (auto v = ReadInt(n["max_depth"], "max_depth", 1, 1024, errors)) s.format.max_depth = static_cast<int>(*v);
+  }
+  if (n["max_fields"]) {
+    if (auto v = ReadInt(n["max_fields"], "max_fields", 1, int64_t{1} << 24, errors)) {
+      s.format.max_fields = static_cast<size_t>(*v);
+    }
+  }
   for (const auto& other : f->sources) {
     if (other.name == s.name) errors.Add(n["name"] ? n["name"] : n, "duplicate source name '" + s.name + "'");
   }

@@ -220,6 +220,12 @@ struct HttpServer::Impl {
   std::string host;  // the listening address, for Stop()'s wake-up connection
   std::atomic<uint32_t> streams{0};
   uint32_t max_streams = 1;
+  // Limits met (HttpServer::LimitHits) and the last time one was logged.
+  std::atomic<uint32_t> in_flight{0};
+  std::atomic<uint64_t> hits_connections{0};
+  std::atomic<uint64_t> hits_body{0};
+  std::atomic<uint64_t> hits_streams{0};
+  std::atomic<int64_t> last_limit_log_ms{0};
   // civetweb's messages while Start() runs, for its Status.
   std::mutex log_mu;
   bool capture_log = false;
@@ -240,6 +246,21 @@ struct HttpServer::Impl {
     e.handler = std::move(handler);
     e.stream = std::move(stream);
     routes.push_back(std::move(e));
+  }
+
+  // Counts a limit met and logs it, at most once every 10 s for all limits
+  // together (any worker thread).
+  void LimitHit(std::atomic<uint64_t>* counter, const std::string& what) {
+    counter->fetch_add(1, std::memory_order_relaxed);
+    if (logger == nullptr) return;
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count();
+    int64_t last = last_limit_log_ms.load(std::memory_order_relaxed);
+    if (last != 0 && now - last < 10000) return;
+    if (!last_limit_log_ms.compare_exchange_strong(last, now)) return;
+    logger->Log(LogLevel::kWarn, "http: " + what + " (vigil_http_limit_hits_total counts every time; logged at most "
+                                 "once every 10 s)");
   }
 
   static bool Matches(const RouteEntry& r, const std::vector<std::string>& segments,
@@ -353,6 +374,16 @@ struct HttpServer::Impl {
 
   static int BeginRequest(mg_connection* conn) {
     auto* self = static_cast<Impl*>(mg_get_user_data(mg_get_context(conn)));
+    // This request takes the last free worker: further connections wait in
+    // the accept queue until one is free (http.max_connections).
+    struct InFlight {
+      std::atomic<uint32_t>* n;
+      ~InFlight() { n->fetch_sub(1, std::memory_order_relaxed); }
+    } in_flight{&self->in_flight};
+    if (self->in_flight.fetch_add(1, std::memory_order_relaxed) + 1 >= self->options.max_connections) {
+      self->LimitHit(&self->hits_connections, "all " + std::to_string(self->options.max_connections) +
+                                                  " workers are busy: new connections wait (http.max_connections)");
+    }
     try {
       return self->Handle(conn);
     } catch (...) {
@@ -474,6 +505,8 @@ class HttpServer::Impl::Stream final : public SseStream {
 int HttpServer::Impl::RunStream(mg_connection* conn, const RouteEntry& route, const HttpRequest& req) {
   if (streams.fetch_add(1) >= max_streams) {
     streams.fetch_sub(1);
+    LimitHit(&hits_streams, "an event stream was refused with 503: " + std::to_string(max_streams) +
+                                " streams are open (max_streams)");
     HttpResponse r = HttpResponse::Error(503, "too many open event streams (max " + std::to_string(max_streams) + ")");
     r.headers.emplace_back("Retry-After", "5");
     Write(conn, r, false);
@@ -548,6 +581,10 @@ int HttpServer::Impl::Handle(mg_connection* conn) {
   }
 
   if (const int err = ReadBody(conn, ri, &req); err != 0) {
+    if (err == 413) {
+      LimitHit(&hits_body, "a request body larger than http.max_body_bytes (" + std::to_string(options.max_body_bytes) +
+                               " bytes) was refused with 413");
+    }
     return WriteAndClose(conn, err == 413 ? HttpResponse::Error(413, "request body larger than " +
                                                                         std::to_string(options.max_body_bytes) +
                                                                         " bytes")
@@ -691,5 +728,25 @@ void HttpServer::Stop() {
 uint16_t HttpServer::port() const { return impl_->port.load(); }
 bool HttpServer::running() const { return impl_->port.load() != 0; }
 uint32_t HttpServer::active_streams() const { return impl_->streams.load(); }
+
+HttpServer::LimitHits HttpServer::limit_hits() const {
+  LimitHits h;
+  h.max_connections = impl_->hits_connections.load(std::memory_order_relaxed);
+  h.max_body_bytes = impl_->hits_body.load(std::memory_order_relaxed);
+  h.max_streams = impl_->hits_streams.load(std::memory_order_relaxed);
+  return h;
+}
+
+std::string HttpServer::LimitMetricsText() const {
+  const LimitHits h = limit_hits();
+  std::string t =
+      "# HELP vigil_http_limit_hits_total Requests that met an HTTP server limit (max_connections: took the last "
+      "free worker; max_body_bytes: refused with 413; max_streams: refused with 503).\n"
+      "# TYPE vigil_http_limit_hits_total counter\n";
+  t += "vigil_http_limit_hits_total{limit=\"max_body_bytes\"} " + std::to_string(h.max_body_bytes) + "\n";
+  t += "vigil_http_limit_hits_total{limit=\"max_connections\"} " + std::to_string(h.max_connections) + "\n";
+  t += "vigil_http_limit_hits_total{limit=\"max_streams\"} " + std::to_string(h.max_streams) + "\n";
+  return t;
+}
 
 }  // namespace vigil

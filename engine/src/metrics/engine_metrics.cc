@@ -117,6 +117,14 @@ std::string Engine::MetricsText() const {
   MetricFamily keys = Family("vigil_state_keys", "Keys with rule state on each shard (all rules).", MetricType::Gauge);
   MetricFamily evaluations = Family("vigil_rule_evaluations_total",
                                     "Evaluations of each rule's condition.", MetricType::Counter);
+  MetricFamily keys_rejected = Family(
+      "vigil_rule_keys_rejected_total",
+      "Messages a rule did not track because their key was new and the rule's max_keys was reached.",
+      MetricType::Counter);
+  MetricFamily samples_rejected = Family(
+      "vigil_rule_samples_rejected_total",
+      "Samples not added to a rule's sliding buffer because it held engine.max_window_samples already.",
+      MetricType::Counter);
   MetricFamily alerts = Family("vigil_alerts_total", "Alert transitions emitted per rule, severity and state.",
                                MetricType::Counter);
   MetricFamily active = Family("vigil_alerts_active", "Alerts currently raised per rule and severity.",
@@ -153,6 +161,10 @@ std::string Engine::MetricsText() const {
     const uint64_t raised = live_dispatcher_ != nullptr ? live_dispatcher_->raised(r) : 0;
     const uint64_t cleared = live_dispatcher_ != nullptr ? live_dispatcher_->cleared(r) : 0;
     AddValue(&evaluations, {{"rule", info.name}}, static_cast<double>(evals));
+    AddValue(&keys_rejected, {{"rule", info.name}},
+             live_pipeline_ != nullptr ? static_cast<double>(live_pipeline_->RuleKeysRejected(r)) : 0);
+    AddValue(&samples_rejected, {{"rule", info.name}},
+             live_pipeline_ != nullptr ? static_cast<double>(live_pipeline_->RuleSamplesRejected(r)) : 0);
     AddValue(&alerts, {{"rule", info.name}, {"severity", info.severity}, {"state", "raised"}},
              static_cast<double>(raised));
     AddValue(&alerts, {{"rule", info.name}, {"severity", info.severity}, {"state", "cleared"}},
@@ -179,7 +191,8 @@ std::string Engine::MetricsText() const {
              static_cast<double>((live_dispatcher_ != nullptr ? live_dispatcher_->sink_errors(i) : 0) +
                                  sinks_[i]->delivery_failures()));
   }
-  for (auto* f : {&events, &queue, &keys, &evaluations, &alerts, &active, &plugin_errors, &sink_errors, &latency, &lag}) {
+  for (auto* f : {&events, &queue, &keys, &evaluations, &keys_rejected, &samples_rejected, &alerts, &active,
+                  &plugin_errors, &sink_errors, &latency, &lag}) {
     families.push_back(std::move(*f));
   }
   AddCheckpointMetrics(&families);

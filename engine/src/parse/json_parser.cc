@@ -92,6 +92,8 @@ struct JsonMessageParser::Impl {
   std::vector<PathNode> roots;
   uint64_t generation = 0;
   int max_depth = 64;
+  size_t max_fields = 1000;
+  size_t fields_seen = 0;    // name/value pairs of the current message so far
   std::string padded;        // copy of a message lacking padding
   std::string ts_text;       // timestamp text of the current message
   bool ts_is_string = false;
@@ -191,6 +193,7 @@ struct JsonMessageParser::Impl {
         od::object obj;
         if (v.get_object().get(obj)) return RejectReason::kInvalidJson;
         for (auto field : obj) {
+          if (++fields_seen > max_fields) return RejectReason::kTooManyFields;
           std::string_view key;
           if (field.unescaped_key().get(key)) return RejectReason::kInvalidJson;
           od::value child;
@@ -242,6 +245,7 @@ struct JsonMessageParser::Impl {
 
   RejectReason WalkObject(od::object obj, const std::vector<PathNode>& nodes, int depth) noexcept {
     for (auto field : obj) {
+      if (++fields_seen > max_fields) return RejectReason::kTooManyFields;
       std::string_view key;
       if (field.unescaped_key().get(key)) return RejectReason::kInvalidJson;
       od::value v;
@@ -327,6 +331,7 @@ struct JsonMessageParser::Impl {
 JsonMessageParser::JsonMessageParser(const Schema& schema, MessageFormat format, TagInterner* tags)
     : impl_(std::make_unique<Impl>(schema, tags)), format_(std::move(format)) {
   impl_->max_depth = format_.max_depth;
+  impl_->max_fields = format_.max_fields;
   for (uint32_t i = 0; i < schema.field_count(); ++i) AddPath(&impl_->roots, schema.field_path(i))->field = i;
   for (uint32_t i = 0; i < schema.tag_count(); ++i) {
     // Tags the source derives (topic filters, vigil/engine/topic_filter.h) never come from the payload.
@@ -371,6 +376,7 @@ RejectReason JsonMessageParser::Parse(const char* data, size_t len, size_t capac
   out->tags.assign(im.schema.tag_count(), kNoTag);
   im.out = out;
   im.ts_rank = -1;
+  im.fields_seen = 0;
   ++im.generation;
   if (capacity < len + simdjson::SIMDJSON_PADDING) {
     im.padded.assign(data, len);

@@ -14,6 +14,7 @@ const char* RejectReasonName(RejectReason r) {
     case RejectReason::kBadTimestamp: return "bad_timestamp";
     case RejectReason::kBadCsv: return "bad_csv";
     case RejectReason::kDecodeError: return "decode_error";
+    case RejectReason::kTooManyFields: return "too_many_fields";
     case RejectReason::kCount: break;
   }
   return "unknown";

@@ -244,10 +244,17 @@ Status Pipeline::Create() {
                                    std::to_string(options_.shards));
   }
   Logger* logger = options_.logger != nullptr ? options_.logger : &null_logger_;
+  for (const auto& rule : rules_) {
+    const uint64_t limit = rule->info().max_keys != 0 ? rule->info().max_keys : options_.max_keys_per_rule;
+    key_budgets_.push_back(std::make_unique<KeyBudget>(limit));
+  }
   for (uint32_t s = 0; s < options_.shards; ++s) {
     auto shard = std::make_unique<Shard>(s, options_, schema_);
     for (uint32_t r = 0; r < rules_.size(); ++r) {
-      ShardContext ctx{s, options_.shards, r, keys_, tags_, &shard->arena_, logger};
+      ShardContext ctx{s, options_.shards, r, keys_, tags_, &shard->arena_};
+      ctx.logger = logger;
+      ctx.key_budget = key_budgets_[r].get();
+      ctx.max_window_samples = options_.max_window_samples;
       shard->rules_.push_back(rules_[r]->CreateShard(ctx));
     }
     for (uint32_t k = 0; k < schema_.keylist_count(); ++k) {
@@ -483,6 +490,22 @@ uint64_t Pipeline::RuleEvaluations(uint32_t rule) const {
   uint64_t n = 0;
   for (const auto& s : shards_) {
     if (rule < s->rules_.size()) n += s->rules_[rule]->evaluations();
+  }
+  return n;
+}
+
+uint64_t Pipeline::RuleKeysRejected(uint32_t rule) const {
+  uint64_t n = 0;
+  for (const auto& s : shards_) {
+    if (rule < s->rules_.size()) n += s->rules_[rule]->keys_rejected();
+  }
+  return n;
+}
+
+uint64_t Pipeline::RuleSamplesRejected(uint32_t rule) const {
+  uint64_t n = 0;
+  for (const auto& s : shards_) {
+    if (rule < s->rules_.size()) n += s->rules_[rule]->samples_rejected();
   }
   return n;
 }

@@ -139,15 +139,14 @@ void Checkpointer::Loop() {
     for (const auto& d : deltas) AddDelta(d);
     if (!synced) {
       failed_.fetch_add(1, std::memory_order_relaxed);
-      logger_->Log(LogLevel::kError, "checkpoint " + std::to_string(id) +
-                                         " skipped: a sink could not make its alerts durable; "
-                                         "its state is written with the next checkpoint");
+      LogFailure(id, "skipped: a sink could not make its alerts durable; its state is written with the next "
+                     "checkpoint");
     } else {
       Status st = Write(progress, sources, begun);
       if (!st.ok()) {
-        logger_->Log(LogLevel::kError, "checkpoint " + std::to_string(id) + " failed (retried with the next one): " +
-                                           st.message());
+        LogFailure(id, "failed (retried with the next one): " + st.message());
       } else {
+        LogRecovered(id);
         lock.lock();
         durable_ = std::move(sources);
         durable_ready_.store(true, std::memory_order_release);
@@ -158,6 +157,29 @@ void Checkpointer::Loop() {
     in_flight_ = false;
     cv_.notify_all();
   }
+}
+
+void Checkpointer::LogFailure(uint64_t id, const std::string& why) {
+  ++failures_in_a_row_;
+  const double now = SteadySeconds();
+  if (last_failure_log_s_ != 0 && now - last_failure_log_s_ < 10) {
+    ++failures_unlogged_;
+    return;
+  }
+  const std::string more =
+      failures_unlogged_ == 0 ? "" : " (" + std::to_string(failures_unlogged_) + " more failed in the last 10 s)";
+  logger_->Log(LogLevel::kError, "checkpoint " + std::to_string(id) + " " + why + more);
+  last_failure_log_s_ = now;
+  failures_unlogged_ = 0;
+}
+
+void Checkpointer::LogRecovered(uint64_t id) {
+  if (failures_in_a_row_ == 0) return;
+  logger_->Log(LogLevel::kInfo, "checkpoint " + std::to_string(id) + " written after " +
+                                    std::to_string(failures_in_a_row_) + " failed checkpoint(s): state is durable again");
+  failures_in_a_row_ = 0;
+  failures_unlogged_ = 0;
+  last_failure_log_s_ = 0;
 }
 
 Status Checkpointer::CommitFinal(StoredProgress progress, std::vector<StoredSource> sources,

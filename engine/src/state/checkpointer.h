@@ -77,6 +77,11 @@ class Checkpointer final : public CheckpointListener {
  private:
   void Loop();
   void AddDelta(const StateDelta& delta);
+  // Checkpointer thread: logs a failed checkpoint at most once every 10 s
+  // (the first at once, then how many failed since), and the first success
+  // after failures.
+  void LogFailure(uint64_t id, const std::string& why);
+  void LogRecovered(uint64_t id);
   Status Write(const StoredProgress& progress, const std::vector<StoredSource>& sources, double started_s);
 
   StateStore* store_;
@@ -101,6 +106,10 @@ class Checkpointer final : public CheckpointListener {
   std::optional<std::vector<StoredSource>> durable_;  // positions of the last durable checkpoint, not yet taken
   std::atomic<bool> durable_ready_{false};
   std::thread thread_;
+  // Failure log rate limit (checkpointer thread only).
+  double last_failure_log_s_ = 0;
+  uint64_t failures_unlogged_ = 0;
+  uint64_t failures_in_a_row_ = 0;
 
   std::atomic<uint64_t> succeeded_{0}, failed_{0}, last_bytes_{0}, total_bytes_{0};
   std::atomic<double> last_success_s_{0}, last_duration_s_{0}, max_duration_s_{0};

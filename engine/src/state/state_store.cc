@@ -7,6 +7,8 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <sys/statvfs.h>
+
 #include <cstdlib>
 #include <filesystem>
 
@@ -46,6 +48,27 @@ std::string PartKey(std::string_view rule, const std::vector<std::string>& value
 }
 
 std::string DbPath(const std::string& state_dir) { return state_dir + "/db"; }
+
+// A write that fails for lack of space puts RocksDB in an error state it
+// leaves by itself only once a whole write buffer (32 MiB) is free again,
+// and in which Debian's RocksDB (assertions on) may abort
+// (tests/faults/disk_full_test.sh). So the store does not hand RocksDB a
+// write unless the file system keeps this much free beyond it (RocksDB
+// preallocates its write-ahead log, so this is room for the files it adds).
+constexpr uint64_t kMinFreeBytes = 4 << 20;
+
+// OK when the file system of `path` has room for `bytes` plus
+// kMinFreeBytes, or when it cannot tell; otherwise an IoError saying so,
+// and nothing is handed to RocksDB.
+Status CheckSpace(const std::string& path, size_t bytes) {
+  struct statvfs fs {};
+  if (statvfs(path.c_str(), &fs) != 0) return Status::Ok();
+  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (free_bytes >= kMinFreeBytes + bytes) return Status::Ok();
+  return Status::IoError(path + ": no space left for the state: " + std::to_string(free_bytes >> 10) +
+                         " KiB free, a write of " + std::to_string(bytes >> 10) +
+                         " KiB must leave 4 MiB free; not written");
+}
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
@@ -462,6 +485,9 @@ std::string OutboxKey(std::string_view sink, uint64_t seq) {
 Status StateStore::WriteOutbox(std::string_view sink, const std::vector<std::pair<uint64_t, std::string>>& puts,
                                const std::vector<uint64_t>& deletes) {
   if (puts.empty() && deletes.empty()) return Status::Ok();
+  size_t bytes = deletes.size() * 32;
+  for (const auto& p : puts) bytes += p.second.size() + 32;
+  if (Status st = CheckSpace(path_, bytes); !st.ok()) return st;
   rocksdb::WriteBatch b;
   for (uint64_t seq : deletes) b.Delete(OutboxKey(sink, seq));
   for (const auto& [seq, value] : puts) b.Put(OutboxKey(sink, seq), value);
@@ -518,6 +544,7 @@ Status StateStore::PutRules(const std::vector<StoredRule>& rules) {
 // checkpointer writes the same changes again with the next checkpoint.
 Status StateStore::Commit(Batch& batch) {
   constexpr size_t kDirectFlushBytes = 8 << 20;
+  if (Status st = CheckSpace(path_, batch.bytes()); !st.ok()) return st;
   rocksdb::WriteOptions wo;
   if (batch.bytes() < kDirectFlushBytes) {
     wo.sync = true;

@@ -57,6 +57,7 @@ class PluginRuleShard final : public RuleShard, public vigil_host_ctx {
         shard_(ctx.shard), rule_index_(ctx.rule_index), keys_(ctx.keys), tags_(ctx.tags),
         logger_(ctx.logger != nullptr ? ctx.logger : &null_logger_),
         prefix_("[" + rule.info().name + ":" + rule.info().plugin + ":" + std::to_string(ctx.shard) + "] ") {
+    key_budget_ = ctx.key_budget;
     const std::string& json = rule.spec().config->json();
     instance_ = Guarded("create", [&] {
       return d_.create(json.c_str(), json.size(), PluginHostTable(), static_cast<vigil_host_ctx*>(this));
@@ -82,6 +83,7 @@ class PluginRuleShard final : public RuleShard, public vigil_host_ctx {
     uint32_t slot = 0;
     const KeyId key = rule_.common().OwnedKey(e, shard_, &slot);
     if (key == kNoKey) return;
+    if (!Tracked(slot, key) && !AdmitKey()) return;  // beyond max_keys: not tracked, counted
     KeyRec& rec = Record(slot, key);
     rec.last_ts = std::max(rec.last_ts, e.ts);
     MarkDirty(slot, key);
@@ -117,6 +119,7 @@ class PluginRuleShard final : public RuleShard, public vigil_host_ctx {
       rec = KeyRec{};
       rec.dirty = 1;
       --key_count_;
+      ForgetKey();
       ++evicted;
     }
     return evicted;
@@ -158,6 +161,7 @@ class PluginRuleShard final : public RuleShard, public vigil_host_ctx {
     if (instance_ != nullptr && d_.restore != nullptr && !bytes.empty()) {
       if (!Call("restore", [&] { return d_.restore(instance_, key, bytes.data(), bytes.size()); })) return false;
     }
+    if (!Tracked(slot, key)) KeepKey();  // restored keys are kept whatever the budget
     KeyRec& rec = Record(slot, key);
     rec.last_ts = last_ts;
     rec.firing = h.firing() ? 1 : 0;
@@ -213,6 +217,8 @@ class PluginRuleShard final : public RuleShard, public vigil_host_ctx {
     AlertOutput* out_;
     int64_t ingest_ns_;
   };
+
+  bool Tracked(uint32_t slot, KeyId key) const { return slot < recs_.size() && recs_[slot].key == key; }
 
   KeyRec& Record(uint32_t slot, KeyId key) {
     if (slot >= recs_.size()) recs_.resize(slot + 1 + slot / 2);

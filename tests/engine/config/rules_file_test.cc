@@ -184,6 +184,51 @@ TEST(RulesFileTest, EmptySectionIsReportedAtItsKey) {
 
 // ---------------------------------------------------------------- sections
 
+TEST(RulesFileTest, ReadsTheLimits) {
+  Loaded l = Load(
+      "engine: {max_keys_per_rule: 5000, max_window_samples: 20000}\n"
+      "http: {listen: 127.0.0.1:9464, max_body_bytes: 65536, max_connections: 4}\n"
+      "sources:\n"
+      "  - name: s\n"
+      "    file: {path: in.ndjson}\n"
+      "    max_message_bytes: 4096\n"
+      "    max_depth: 8\n"
+      "    max_fields: 50\n"
+      "rules:\n"
+      "  - name: hot\n"
+      "    when: temp > 30\n",
+      "rules.yaml");
+  ASSERT_TRUE(l.ok);
+  ASSERT_TRUE(l.errors.empty()) << Join(l.errors);
+  EXPECT_EQ(l.file.engine.max_keys_per_rule, 5000u);
+  EXPECT_EQ(l.file.engine.max_window_samples, 20000u);
+  EXPECT_EQ(l.file.http.max_body_bytes, 65536u);
+  EXPECT_EQ(l.file.http.max_connections, 4u);
+  EXPECT_EQ(l.file.sources[0].format.max_message_bytes, 4096u);
+  EXPECT_EQ(l.file.sources[0].format.max_depth, 8);
+  EXPECT_EQ(l.file.sources[0].format.max_fields, 50u);
+}
+
+TEST(RulesFileTest, LimitDefaults) {
+  Loaded l = Load("sources:\n  - name: s\n    file: {path: in.ndjson}\nrules:\n  - {name: hot, when: temp > 30}\n",
+                  "rules.yaml");
+  ASSERT_TRUE(l.errors.empty()) << Join(l.errors);
+  EXPECT_EQ(l.file.engine.max_keys_per_rule, 1000000u);
+  EXPECT_EQ(l.file.engine.max_window_samples, 100000u);
+  EXPECT_EQ(l.file.http.max_connections, 16u);
+  EXPECT_EQ(l.file.sources[0].format.max_depth, 64);
+  EXPECT_EQ(l.file.sources[0].format.max_fields, 1000u);
+}
+
+TEST(RulesFileTest, RefusesOutOfRangeLimits) {
+  Loaded l = Load(
+      "http: {max_connections: 0}\n"
+      "sources:\n  - name: s\n    file: {path: in.ndjson}\n    max_fields: 0\n"
+      "rules:\n  - {name: hot, when: temp > 30}\n",
+      "rules.yaml");
+  EXPECT_EQ(l.errors.size(), 2u) << Join(l.errors);
+}
+
 TEST(RulesFileTest, ParsesEngineHttpSourcesSinksAndRules) {
   Loaded l = Load(
       "engine: {shards: 4, state_dir: /var/lib/vigil, checkpoint_interval: 250ms, key_ttl: 1h30m}\n"

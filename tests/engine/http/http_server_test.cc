@@ -430,6 +430,68 @@ TEST_F(HttpServerTest, StopEndsOpenStreams) {
   EXPECT_EQ(server_.port(), 0);
 }
 
+// Keeps the log lines it is given.
+class CapturingLogger final : public Logger {
+ public:
+  void Log(LogLevel, std::string_view m) override {
+    std::lock_guard<std::mutex> lock(mu);
+    lines.emplace_back(m);
+  }
+  size_t Count(std::string_view what) {
+    std::lock_guard<std::mutex> lock(mu);
+    size_t n = 0;
+    for (const auto& l : lines) n += l.find(what) != std::string::npos;
+    return n;
+  }
+  std::mutex mu;
+  std::vector<std::string> lines;
+};
+
+TEST(HttpServerLimitsTest, LimitsAreCountedLoggedOnceAndQueuedRequestsAreServed) {
+  CapturingLogger logger;
+  HttpServer server(&logger);
+  std::atomic<bool> release{false};
+  std::atomic<int> slow_started{0};
+  server.Route("GET", "/slow", [&](HttpRequest&) {
+    slow_started.fetch_add(1);
+    while (!release.load()) std::this_thread::sleep_for(2ms);
+    return HttpResponse::Text(200, "slow");
+  });
+  server.Route("POST", "/echo", [](HttpRequest& r) { return HttpResponse::Text(200, std::move(r.body)); });
+  HttpServerOptions o = LocalOptions();
+  o.max_connections = 2;
+  o.max_body_bytes = 1024;
+  ASSERT_TRUE(server.Start(o).ok());
+  const uint16_t port = server.port();
+  // Two slow requests take both workers; a third connection waits in the queue.
+  std::vector<std::thread> clients;
+  std::atomic<int> served{0};
+  for (int i = 0; i < 3; ++i) {
+    clients.emplace_back([&] {
+      if (TestClient(port).Get("/slow").body == "slow") served.fetch_add(1);
+    });
+    if (i < 2) ASSERT_TRUE(WaitFor([&] { return slow_started.load() == i + 1; }));
+  }
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(slow_started.load(), 2);  // the third is queued, not refused
+  EXPECT_GE(server.limit_hits().max_connections, 1u);
+  release = true;
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(served.load(), 3);
+  // Bodies over the limit: 413, counted every time.
+  TestClient c(port);
+  EXPECT_EQ(c.Post("/echo", std::string(2000, 'a')).status, 413);
+  EXPECT_EQ(TestClient(port).Post("/echo", std::string(2000, 'a')).status, 413);
+  EXPECT_EQ(TestClient(port).Post("/echo", "ok").body, "ok");
+  EXPECT_EQ(server.limit_hits().max_body_bytes, 2u);
+  // Logged once for the interval, whatever the number of hits.
+  EXPECT_EQ(logger.Count("http: "), 1u);
+  const std::string text = server.LimitMetricsText();
+  EXPECT_NE(text.find("vigil_http_limit_hits_total{limit=\"max_body_bytes\"} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE vigil_http_limit_hits_total counter"), std::string::npos) << text;
+  server.Stop();
+}
+
 TEST_F(HttpServerTest, ManyConcurrentClients) {
   Start();
   std::atomic<int> ok{0};

@@ -491,6 +491,34 @@ TEST(JsonMessageParserTest, ConfiguredMaxDepth) {
   EXPECT_EQ(h.Parse(NestObjects(4)), RejectReason::kTooDeep);
 }
 
+TEST(JsonMessageParserTest, TooManyFieldsIsRejectedAndTheNextMessageParses) {
+  MessageFormat f;
+  f.max_fields = 4;
+  Harness h({"temp"}, {"zone"}, f);
+  // Four name/value pairs at any depth pass: ts, zone, temp, and "x" of a nested object.
+  EXPECT_EQ(h.Parse(R"({"ts":1732233600,"zone":"nord","temp":21.5})"), RejectReason::kNone);
+  EXPECT_EQ(h.Parse(R"({"zone":"nord","o":{"x":1},"temp":2})"), RejectReason::kNone);
+  EXPECT_EQ(h.Parse(R"({"zone":"nord","a":1,"b":2,"c":3,"temp":4})"), RejectReason::kTooManyFields);
+  // Nested members count as well, wherever they are.
+  EXPECT_EQ(h.Parse(R"({"zone":"nord","o":{"x":1,"y":2,"z":3}})"), RejectReason::kTooManyFields);
+  EXPECT_EQ(h.Parse(R"({"l":[{"a":1,"b":2},{"c":3,"d":4}]})"), RejectReason::kTooManyFields);
+  // The count starts afresh with each message.
+  ASSERT_EQ(h.Parse(R"({"zone":"sud","temp":30})"), RejectReason::kNone);
+  EXPECT_EQ(h.Tag("zone"), "sud");
+  EXPECT_DOUBLE_EQ(h.Field("temp"), 30);
+}
+
+TEST(JsonMessageParserTest, DefaultMaxFieldsIsAThousand) {
+  Harness h({"temp"}, {"zone"});
+  auto message = [](int n) {
+    std::string j = "{";
+    for (int i = 0; i < n; ++i) j += (i ? ",\"f" : "\"f") + std::to_string(i) + "\":1";
+    return j + "}";
+  };
+  EXPECT_EQ(h.Parse(message(1000)), RejectReason::kNone);
+  EXPECT_EQ(h.Parse(message(1001)), RejectReason::kTooManyFields);
+}
+
 // ---------------------------------------------------------------- buffers
 
 TEST(JsonMessageParserTest, BufferWithoutPaddingWorks) {
@@ -535,6 +563,7 @@ TEST(JsonMessageParserTest, RejectReasonNames) {
   EXPECT_STREQ(RejectReasonName(RejectReason::kTooDeep), "too_deep");
   EXPECT_STREQ(RejectReasonName(RejectReason::kBadTimestamp), "bad_timestamp");
   EXPECT_STREQ(RejectReasonName(RejectReason::kBadCsv), "bad_csv");
+  EXPECT_STREQ(RejectReasonName(RejectReason::kTooManyFields), "too_many_fields");
 }
 
 }  // namespace

@@ -132,6 +132,21 @@ TEST(PluginRuleTest, VigilKeepsTheLifecycleRepeatsAndIds) {
   EXPECT_EQ(h.shard().KeyCount(), 2u);
 }
 
+TEST(PluginRuleTest, MaxKeysBoundsThePluginsKeys) {
+  RuleHarness h(std::string("rules:\n  - name: c\n    key: [dev]\n    max_keys: 2\n    plugin: {path: ") +
+                VIGIL_FAULT_C_PLUGIN + "}\n");
+  ASSERT_TRUE(h.ok()) << h.ErrorText();
+  h.Feed(X(1000, "a", 11));
+  h.Feed(X(2000, "b", 12));
+  h.Feed(X(3000, "c", 13));  // a third key: not tracked, counted
+  h.Feed(X(4000, "a", 1));   // tracked keys keep working
+  h.Feed(X(5000, "c", 14));
+  EXPECT_EQ(h.Briefs(), (std::vector<std::string>{"raised a 1000", "raised b 2000", "cleared a 4000"}));
+  EXPECT_EQ(h.shard().keys_rejected(), 2u);
+  EXPECT_EQ(h.shard().KeyCount(), 2u);
+  EXPECT_EQ(h.shard().evaluations(), 3u);
+}
+
 TEST(PluginRuleTest, TimersCallOnWatermark) {
   RuleHarness h(std::string("rules:\n  - name: t\n    key: [dev]\n    plugin: {path: ") + VIGIL_FAULT_C_PLUGIN +
                 ", config: {timeout_ms: 5000}}\n");

@@ -61,6 +61,8 @@ struct EngineOptions {
   // Close open windows when every source finished (replay, file follow: false).
   bool close_windows_at_end = true;
   int64_t key_ttl_ms = 24 * 3600 * 1000;  // engine.key_ttl
+  uint64_t max_keys_per_rule = 1000000;   // engine.max_keys_per_rule (0 = no limit)
+  uint64_t max_window_samples = 100000;   // engine.max_window_samples (0 = no limit)
   // Durable state (engine.state_dir), opened by the caller; null: none
   // (replay). The engine restores from it before starting and checkpoints
   // into it every `checkpoint_interval_ms` and when it stops.
@@ -80,6 +82,10 @@ struct EngineStats {
   uint64_t sink_errors = 0;
   uint64_t late_events = 0;
   uint64_t evicted_keys = 0;
+  // Per rule (rules() order): messages not tracked because their new key
+  // was beyond the rule's max_keys; samples not added to a full sliding buffer.
+  std::vector<uint64_t> keys_rejected;
+  std::vector<uint64_t> samples_rejected;
   uint64_t keys = 0;
   uint64_t state_bytes = 0;
   uint64_t restored_keys = 0;          // key states restored from the state dir
@@ -147,6 +153,7 @@ class Engine {
   class Router;
   void LogRejections(bool final);
   void FinishForwarding(Router* router, bool close_windows);
+  void LogRuleLimits(const Pipeline& pipeline, bool final);
   Status RestoreState(Pipeline* pipeline, KeyTable* keys, Router* router, AlertDispatcher* dispatcher);
   StoredProgress Progress(const Router& router, uint64_t id) const;
   std::vector<StoredSource> Positions(const Router& router) const;
@@ -170,6 +177,9 @@ class Engine {
   std::function<void(const AlertView&)> alert_observer_;
   std::chrono::steady_clock::time_point last_reject_log_{};
   std::array<uint64_t, static_cast<size_t>(RejectReason::kCount)> reported_rejected_{};
+  std::chrono::steady_clock::time_point last_limit_log_{};
+  std::vector<uint64_t> reported_keys_rejected_;     // [rule], as of the last log line
+  std::vector<uint64_t> reported_samples_rejected_;  // [rule]
 
   // Live telemetry (router thread writes, scrapes read).
   struct SourceCounters {

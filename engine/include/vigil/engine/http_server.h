@@ -169,6 +169,16 @@ class HttpServer {
   bool running() const;
   // Streams open right now.
   uint32_t active_streams() const;
+  // How often each limit was met since construction (any thread). Each is
+  // also logged, at most once every 10 s.
+  struct LimitHits {
+    uint64_t max_connections = 0;  // a request took the last free worker (later connections queue)
+    uint64_t max_body_bytes = 0;   // 413
+    uint64_t max_streams = 0;      // 503 to an event stream
+  };
+  LimitHits limit_hits() const;
+  // The same as the Prometheus family vigil_http_limit_hits_total (text format).
+  std::string LimitMetricsText() const;
 
  private:
   struct Impl;

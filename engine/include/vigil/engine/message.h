@@ -25,6 +25,7 @@ enum class RejectReason : uint8_t {
   kBadTimestamp,
   kBadCsv,
   kDecodeError,  // a payload decoder refused the message
+  kTooManyFields,  // more name/value pairs than MessageFormat::max_fields
   kCount,
 };
 
@@ -42,6 +43,10 @@ struct MessageFormat {
   int max_depth = 64;                     // Default: 64 levels
   // Payload decoders, tried in order (vigil/engine/payload_decoder.h). JSON only.
   std::vector<DecoderBinding> decoders;
+  // Name/value pairs in one JSON message, counted at every depth (each is a
+  // field, a tag or an object holding more); beyond it the message is
+  // rejected as too_many_fields. Default: 1000.
+  size_t max_fields = 1000;
 };
 
 // One message after parsing: the schema's fields (NaN = absent), tags (0 =

@@ -91,6 +91,13 @@ struct PipelineOptions {
   uint32_t alert_ring = 4096;   // alerts in flight per shard
   int64_t key_ttl_ms = 24 * 3600 * 1000;  // engine.key_ttl; <= 0 disables eviction
   CheckpointListener* checkpoints = nullptr;  // receives barrier state (Barrier())
+  // Keys one rule tracks at most, all shards together, for rules that do
+  // not set their own max_keys (RuleInfo::max_keys); 0 = no limit.
+  // Default: 1,000,000 (engine.max_keys_per_rule).
+  uint64_t max_keys_per_rule = 1000000;
+  // Samples one sliding buffer of one key holds at most; 0 = no limit.
+  // Default: 100,000 (engine.max_window_samples).
+  uint64_t max_window_samples = 100000;
   // Keep the latest values of every series for ForEachLatest (GET
   // /api/v1/series/latest): a few stores per event on its shard. Default: off.
   bool track_latest = false;
@@ -169,6 +176,10 @@ class Pipeline {
   // Rule `rule` on every shard: `when` evaluations, late messages of `source`.
   uint64_t RuleEvaluations(uint32_t rule) const;
   uint64_t RuleErrors(uint32_t rule) const;
+  // Rule `rule` on every shard: messages not tracked because their new key
+  // was beyond max_keys; samples not added to a full sliding buffer.
+  uint64_t RuleKeysRejected(uint32_t rule) const;
+  uint64_t RuleSamplesRejected(uint32_t rule) const;
   uint64_t LateEvents(uint32_t source) const;
   // With track_latest, any thread while the pipeline exists: calls
   // visit(values) for every series (not evicted by key_ttl) until it returns
@@ -196,6 +207,7 @@ class Pipeline {
   PipelineOptions options_;
   NullLogger null_logger_;  // rule shards' logger when options_.logger is null
   AlertConsumer* consumer_;
+  std::vector<std::unique_ptr<KeyBudget>> key_budgets_;  // [rule], shared by the rule's shards
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<EventBatch*> current_;
   std::vector<int64_t> sent_watermark_;

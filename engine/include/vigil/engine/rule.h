@@ -8,6 +8,7 @@
 // OnWatermark on every rule whose next_deadline() is due), then calls OnEvent.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -37,6 +38,33 @@ struct RuleInfo {
   std::vector<std::string> key_tags;
   uint32_t keylist = 0;             // schema key-list slot
   uint64_t definition_hash = 0;     // changes when the rule's definition changes
+  // The rule's `max_keys`: keys it tracks at most, all shards together;
+  // 0 = the engine's default (engine.max_keys_per_rule).
+  uint64_t max_keys = 0;
+};
+
+// How many more keys one rule may track, shared by the rule's shards and
+// owned by the pipeline (one per rule). Touched only when a shard meets a
+// key it does not track yet, or forgets one: never per event.
+// Thread-safety: any thread (relaxed atomics).
+class KeyBudget {
+ public:
+  // `limit` 0 = no limit.
+  explicit KeyBudget(uint64_t limit)
+      : left_(limit == 0 || limit > uint64_t{INT64_MAX} ? INT64_MAX : static_cast<int64_t>(limit)) {}
+  // Takes one key when any is left. A race at the very limit may refuse a
+  // key that would just have fitted; it never lets one more in.
+  bool TryTake() noexcept {
+    if (left_.fetch_sub(1, std::memory_order_relaxed) > 0) return true;
+    left_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  // Restored or configured keys (`expect:`) are always kept, even past the limit.
+  void Take() noexcept { left_.fetch_sub(1, std::memory_order_relaxed); }
+  void Give() noexcept { left_.fetch_add(1, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> left_;
 };
 
 // Everything a RuleShard may touch at creation (main thread, before start).
@@ -50,6 +78,10 @@ struct ShardContext {
   KeyStateArena* arena = nullptr;
   // Where run-time problems are reported (plugin errors). Never null.
   Logger* logger = nullptr;
+  // The rule's key budget (max_keys), shared with its other shards; null = no limit.
+  KeyBudget* key_budget = nullptr;
+  // Samples one sliding buffer of one key may hold (engine.max_window_samples); 0 = no limit.
+  uint64_t max_window_samples = 0;
 };
 
 // Receives the state of keys when a checkpoint is taken (shard thread).
@@ -121,8 +153,34 @@ class RuleShard {
   uint64_t evaluations() const noexcept { return evaluations_.Get(); }
   // Run-time errors of the rule (a plugin that failed), for vigil_plugin_errors_total.
   uint64_t errors() const noexcept { return errors_.Get(); }
+  // Messages this rule did not track because their key was new and the
+  // rule's max_keys was reached.
+  uint64_t keys_rejected() const noexcept { return keys_rejected_.Get(); }
+  // Samples not added to a full sliding buffer (engine.max_window_samples).
+  uint64_t samples_rejected() const noexcept { return samples_rejected_.Get(); }
 
  protected:
+  // A key this shard does not track yet: true when the rule's budget
+  // (max_keys) has room; otherwise the message is counted and the rule
+  // must ignore it. Keys already tracked are never refused.
+  bool AdmitKey() noexcept {
+    if (key_budget_ == nullptr || key_budget_->TryTake()) return true;
+    keys_rejected_.Add();
+    return false;
+  }
+  // A key restored from a checkpoint or listed in `expect:`: kept whatever the budget.
+  void KeepKey() noexcept {
+    if (key_budget_ != nullptr) key_budget_->Take();
+  }
+  // A tracked key was forgotten (key_ttl eviction).
+  void ForgetKey() noexcept {
+    if (key_budget_ != nullptr) key_budget_->Give();
+  }
+  void CountSampleRejected() noexcept { samples_rejected_.Add(); }
+
+  KeyBudget* key_budget_ = nullptr;
+  RelaxedCounter keys_rejected_;
+  RelaxedCounter samples_rejected_;
   void CountLate(uint32_t source) noexcept {
     late_by_source_[source < kMaxSourcesTracked ? source : kMaxSourcesTracked - 1].Add();
   }

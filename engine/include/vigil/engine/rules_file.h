@@ -26,6 +26,12 @@ struct EngineSettings {
   std::string state_dir = "./vigil-state";  // Default: ./vigil-state. Not reloadable.
   int64_t checkpoint_interval_ms = 1000;    // Default: 1s
   int64_t key_ttl_ms = 24 * 3600 * 1000;    // Default: 24h
+  // Keys one rule tracks at most (all shards together) unless the rule
+  // sets its own `max_keys`; 0 = no limit. Default: 1,000,000.
+  uint64_t max_keys_per_rule = 1000000;
+  // Samples one sliding buffer (one `f(x, W)` of one key) holds at most;
+  // 0 = no limit. Default: 100,000.
+  uint64_t max_window_samples = 100000;
 };
 
 struct HttpSettings {
@@ -35,6 +41,7 @@ struct HttpSettings {
   bool protect_metrics = false;             // also require the token on /metrics and /healthz
   bool allow_remote = false;                // accept a non-loopback listen address
   size_t max_body_bytes = 8u << 20;         // Default: 8 MiB (413 beyond)
+  uint32_t max_connections = 16;            // concurrent requests served; Default: 16 (1..1024)
 };
 
 struct SourceSettings {
