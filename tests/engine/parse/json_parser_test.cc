@@ -411,6 +411,27 @@ TEST(JsonMessageParserTest, InvalidNonObjectIsInvalidJsonNotNotObject) {
   }
 }
 
+// Found by tests/fuzz/json_message_fuzzer: whether a root "null" was read as
+// null depended on the byte after the next one, in the padding: "nulln"
+// was null (not_object) when a space followed, "null\n" invalid JSON when
+// something else did.
+TEST(JsonMessageParserTest, RootNullDoesNotDependOnThePadding) {
+  Harness h;
+  auto parse_with_garbage_padding = [&](std::string_view json) {
+    std::string padded(json);
+    padded.append(64, '"');
+    return h.parser().Parse(padded.data(), json.size(), padded.size(), h.mutable_msg());
+  };
+  for (std::string_view bad : {"nulln", "nullx", "null1", "nulll ", "null x", "null null"}) {
+    EXPECT_EQ(h.Parse(bad), RejectReason::kInvalidJson) << bad;
+    EXPECT_EQ(parse_with_garbage_padding(bad), RejectReason::kInvalidJson) << bad;
+  }
+  for (std::string_view null : {"null", "null\n", " null \r\n", "null\t"}) {
+    EXPECT_EQ(h.Parse(null), RejectReason::kNotObject) << null;
+    EXPECT_EQ(parse_with_garbage_padding(null), RejectReason::kNotObject) << null;
+  }
+}
+
 TEST(JsonMessageParserTest, TrailingGarbage) {
   Harness h;
   for (std::string_view bad : {R"({"temp":1}})", R"({"temp":1} x)", R"({"temp":1}{"temp":2})", R"({"temp":1},)",
