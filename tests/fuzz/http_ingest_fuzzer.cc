@@ -18,8 +18,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fuzz_check.h"
 #include "vigil/bridges/http_ingest_source.h"
@@ -45,11 +47,17 @@ class CountingHandler final : public vigil::MessageHandler {
   void OnMessage(vigil::ParsedMessage& message) override { ++messages; }
   void OnReject(vigil::RejectReason reason, std::string_view raw, std::string_view where) override {
     ++rejects;
-    if (SyntaxReason(reason)) ++syntax_rejects;
+    if (SyntaxReason(reason)) {
+      ++syntax_rejects;
+      std::string line(vigil::RejectReasonName(reason));
+      line.append(": ").append(raw.substr(0, 200));
+      syntax_rejected.push_back(std::move(line));
+    }
   }
   size_t messages = 0;
   size_t rejects = 0;
   size_t syntax_rejects = 0;
+  std::vector<std::string> syntax_rejected;  // "reason: message" (printed when a check fails)
 };
 
 }  // namespace
@@ -102,6 +110,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(handler.messages + handler.rejects == response.accepted + response.rejected);
   // Request-time rejections are all syntax ones, reported again by Poll();
   // a message accepted then may only fail on its content (a bad timestamp).
+  if (handler.syntax_rejects != response.rejected) {
+    std::fprintf(stderr, "response: %s\nrejected for their syntax when parsed:\n", response.body.c_str());
+    for (const std::string& line : handler.syntax_rejected) std::fprintf(stderr, "  %s\n", line.c_str());
+  }
   FUZZ_CHECK(handler.syntax_rejects == response.rejected);
   return 0;
 }
