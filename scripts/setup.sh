@@ -15,6 +15,8 @@ PACKAGES=(
   # tests, benchmarks and demo
   python3 curl mosquitto mosquitto-clients kcat time prometheus chromium openssl
   influxdb  # influxd 1.6.7 for the influxdb sink test
+  # fuzzing (scripts/fuzz.sh): clang 14 and its libFuzzer/sanitizer runtime
+  clang libclang-rt-14-dev
 )
 
 missing=()

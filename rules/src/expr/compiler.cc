@@ -10,6 +10,14 @@ namespace vigil::rules {
 
 namespace {
 
+// A duration literal (ms, as a double) as whole milliseconds, or nullopt when
+// it does not fit in int64 ("1e30d"), where the conversion would be
+// undefined behaviour. Found by tests/fuzz/expr_fuzzer (UBSan).
+std::optional<int64_t> DurationMs(double ms) {
+  if (!(ms > -9.2e18 && ms < 9.2e18)) return std::nullopt;
+  return static_cast<int64_t>(ms);
+}
+
 enum class Type { kNumber, kBool, kString, kDuration };
 
 const char* TypeName(Type t) {
@@ -198,7 +206,12 @@ class Compiler {
         Fail(n.pos, f + "() in an event rule needs a field and a duration, e.g. " + f + "(temp, 5m)");
         return Type::kNumber;
       }
-      ref.window_ms = static_cast<int64_t>(n.args[1]->number);
+      const std::optional<int64_t> window = DurationMs(n.args[1]->number);
+      if (!window) {
+        Fail(n.args[1]->pos, "the window of " + f + "() is too long");
+        return Type::kNumber;
+      }
+      ref.window_ms = *window;
       if (ref.window_ms <= 0) {
         Fail(n.args[1]->pos, "the window of " + f + "() must be positive");
         return Type::kNumber;
@@ -225,7 +238,12 @@ class Compiler {
     AggregateRef ref;
     ref.is_ewma = true;
     ref.field = Field(n.args[0]->text);
-    ref.tau_ms = static_cast<int64_t>(n.args[1]->number);
+    const std::optional<int64_t> tau = DurationMs(n.args[1]->number);
+    if (!tau) {
+      Fail(n.args[1]->pos, "the time constant of ewma() is too long");
+      return Type::kNumber;
+    }
+    ref.tau_ms = *tau;
     if (ref.tau_ms <= 0) {
       Fail(n.args[1]->pos, "the time constant of ewma() must be positive");
       return Type::kNumber;

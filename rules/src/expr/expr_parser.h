@@ -5,6 +5,8 @@
 // Primaries: numbers, durations (250ms 30s 5m 1h 1d), 'strings' ('' escapes a
 // quote), true/false, names (letters, digits, _ and dots: payload.temp),
 // calls f(a, b), parentheses. `&&`, `||` and `!` are accepted as synonyms.
+// Nesting (parentheses, call arguments, `not` and sign chains) is limited to
+// 100 levels; deeper is a syntax error, so parsing cannot exhaust the stack.
 // Thread-safety: stateless free function.
 #pragma once
 

@@ -411,6 +411,47 @@ TEST(JsonMessageParserTest, InvalidNonObjectIsInvalidJsonNotNotObject) {
   }
 }
 
+// Found by tests/fuzz/json_message_fuzzer: whether a root "null" was read as
+// null depended on the byte after the next one, in the padding: "nulln"
+// was null (not_object) when a space followed, "null\n" invalid JSON when
+// something else did.
+TEST(JsonMessageParserTest, RootNullDoesNotDependOnThePadding) {
+  Harness h;
+  auto parse_with_garbage_padding = [&](std::string_view json) {
+    std::string padded(json);
+    padded.append(64, '"');
+    return h.parser().Parse(padded.data(), json.size(), padded.size(), h.mutable_msg());
+  };
+  for (std::string_view bad : {"nulln", "nullx", "null1", "nulll ", "null x", "null null"}) {
+    EXPECT_EQ(h.Parse(bad), RejectReason::kInvalidJson) << bad;
+    EXPECT_EQ(parse_with_garbage_padding(bad), RejectReason::kInvalidJson) << bad;
+  }
+  for (std::string_view null : {"null", "null\n", " null \r\n", "null\t"}) {
+    EXPECT_EQ(h.Parse(null), RejectReason::kNotObject) << null;
+    EXPECT_EQ(parse_with_garbage_padding(null), RejectReason::kNotObject) << null;
+  }
+}
+
+// Found by tests/fuzz/http_ingest_fuzzer: simdjson's on-demand parser
+// refuses exponents of about 20 digits, valid JSON that the HTTP ingest
+// source's request check (simdjson DOM) accepts, so such a message was
+// answered "accepted" and then dead-lettered as invalid_json.
+TEST(JsonMessageParserTest, NumbersWithVeryLongExponentsAreRead) {
+  Harness h;
+  EXPECT_EQ(h.Parse(R"({"temp":4e-332233853322338500002000,"hum":1})"), RejectReason::kNone);
+  EXPECT_EQ(h.Field("temp"), 0.0);
+  EXPECT_EQ(h.Field("hum"), 1.0);
+  EXPECT_EQ(h.Parse(R"({"temp":-0e99999999999999999999})"), RejectReason::kNone);
+  EXPECT_EQ(h.Field("temp"), 0.0);
+  EXPECT_EQ(h.Parse(R"({"temp":25e-0000000000000000000001})"), RejectReason::kNone);
+  EXPECT_EQ(h.Field("temp"), 2.5);
+  EXPECT_EQ(h.Parse(R"({"other":[1e-99999999999999999999], "temp": 3})"), RejectReason::kNone);  // skipped value
+  EXPECT_EQ(h.Field("temp"), 3.0);
+  // Beyond a double, as 1e400: refused.
+  EXPECT_EQ(h.Parse(R"({"temp":1e99999999999999999999})"), RejectReason::kInvalidJson);
+  EXPECT_EQ(h.Parse(R"({"other":1e99999999999999999999})"), RejectReason::kInvalidJson);
+}
+
 TEST(JsonMessageParserTest, TrailingGarbage) {
   Harness h;
   for (std::string_view bad : {R"({"temp":1}})", R"({"temp":1} x)", R"({"temp":1}{"temp":2})", R"({"temp":1},)",

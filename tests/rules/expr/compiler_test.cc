@@ -402,6 +402,19 @@ TEST(CompilerTest, DurationOutsideAnAggregateIsAnError) {
   EXPECT_EQ(env.Err("min(temp, -5m) > 1").pos, 11u);
 }
 
+// Found by tests/fuzz/expr_fuzzer (UBSan): a window or time constant beyond
+// int64 milliseconds was converted from double regardless (undefined).
+TEST(CompilerTest, DurationBeyondInt64MillisecondsIsAnError) {
+  Env env;
+  ExprError e = env.Err("avg(temp, 1e30d) > 1");
+  EXPECT_EQ(e.pos, 10u);
+  EXPECT_NE(e.message.find("the window of avg() is too long"), std::string::npos) << e.message;
+  e = env.Err("ewma(temp, 200000000000000000000ms) > 1");
+  EXPECT_EQ(e.pos, 11u);
+  EXPECT_NE(e.message.find("the time constant of ewma() is too long"), std::string::npos) << e.message;
+  env.Ok("avg(temp, 100000000000d) > 1");  // 8.64e18 ms still fits
+}
+
 TEST(CompilerTest, OneArgumentAggregateInAnEventRuleIsAnError) {
   Env env;
   ExprError e = env.Err("temp > 1 and avg(temp) > 30");

@@ -191,5 +191,28 @@ TEST(ExprParserTest, MalformedNumberIsAnError) {
   EXPECT_NE(e.message.find("malformed number"), std::string::npos) << e.message;
 }
 
+// Found with a deep input given to tests/fuzz/expr_fuzzer: nesting was unbounded, and parsing,
+// compiling and freeing the tree recurse once per level, so 16,000 '(' in
+// a rules file overflowed the stack. 100 levels are allowed, more is an
+// error at the token that goes one level too deep.
+TEST(ExprParserTest, DeepNestingIsAnErrorNotACrash) {
+  EXPECT_EQ(Parse(std::string(100, '(') + "1" + std::string(100, ')')), "1");
+  EXPECT_EQ(Parse(std::string(101, '(') + "1" + std::string(101, ')')),
+            "error@100: expression nested too deeply (more than 100 levels of parentheses, 'not' or signs)");
+  for (const std::string& deep : {std::string(100000, '(') + "a > 1", std::string(100000, '-') + "a > 1",
+                                  [] {
+                                    std::string s;
+                                    for (int i = 0; i < 50000; ++i) s += "not ";
+                                    return s + "a > 1";
+                                  }(),
+                                  [] {
+                                    std::string s;
+                                    for (int i = 0; i < 50000; ++i) s += "abs(";
+                                    return s + "a";
+                                  }()}) {
+    EXPECT_NE(Parse(deep).find("nested too deeply"), std::string::npos) << deep.substr(0, 20);
+  }
+}
+
 }  // namespace
 }  // namespace vigil::rules
