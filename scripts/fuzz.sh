@@ -33,7 +33,7 @@ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILE
 cmake --build build-fuzz --target vigil_fuzzers -j"${FUZZ_JOBS:-$(nproc)}"
 
 # target:max_len (bytes; messages 4 KiB, rules files and request bodies 16 KiB)
-targets=(json_message:4096 timestamp:256 csv:4096 http_ingest:16384 topic:1024 expr:4096 rules_file:16384)
+targets=(json_message:4096 timestamp:256 csv:4096 http_ingest:16384 topic:1024 expr:4096 rules_file:16384 decoder:1024)
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:symbolize=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 failed=()

@@ -30,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   vigil::Schema schema;  // one per rule: the compiler adds what the expression names
   static vigil::TagInterner tags;  // one per engine (renewed now and then: it only grows)
-  if (tags.size() > 100000) tags = vigil::TagInterner();
+  if (tags.size() > 100000) tags.Clear();
   std::vector<vigil::rules::AggregateRef> aggregates;
   std::vector<uint32_t> fields_named;
   vigil::rules::CompileEnv env;

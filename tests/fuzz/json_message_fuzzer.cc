@@ -67,12 +67,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // one parser per format byte, built when first needed). The interner is
   // renewed now and then so that it does not grow without bound.
   static const vigil::Schema schema = MakeSchema();
-  static vigil::TagInterner tags;
+  static auto interner = std::make_unique<vigil::TagInterner>();
   static std::unique_ptr<vigil::JsonMessageParser> parsers[256];
-  if (tags.size() > 100000) {
-    tags = vigil::TagInterner();
+  if (interner->size() > 100000) {
     for (auto& p : parsers) p.reset();
+    interner = std::make_unique<vigil::TagInterner>();
   }
+  vigil::TagInterner& tags = *interner;
   std::unique_ptr<vigil::JsonMessageParser>& slot = parsers[data[0]];
   if (slot == nullptr) slot = std::make_unique<vigil::JsonMessageParser>(schema, FormatFrom(data[0]), &tags);
   vigil::JsonMessageParser& parser = *slot;

@@ -131,8 +131,9 @@ class PluginRuleShard final : public RuleShard, public vigil_host_ctx {
   // Blob: the lifecycle header, the key's last ts, the plugin's bytes.
   void SaveChanged(KeyStateWriter& w) noexcept override {
     std::string blob, bytes;
-    for (const auto& [slot, key] : dirty_) {
-      KeyRec& rec = recs_[slot];
+    for (const auto& [dirty_slot, dirty_key] : dirty_) {
+      const KeyId key = dirty_key;  // a plain variable: lambdas below capture it (clang 14)
+      KeyRec& rec = recs_[dirty_slot];
       rec.dirty = 0;
       blob.clear();
       bytes.clear();

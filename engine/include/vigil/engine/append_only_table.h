@@ -45,6 +45,12 @@ class AppendOnlyTable {
     return i;
   }
 
+  // Forgets every entry. Only while no other thread reads the table.
+  void Clear() {
+    for (size_t i = 0; i < kMaxChunks; ++i) delete[] chunks_[i].exchange(nullptr, std::memory_order_relaxed);
+    size_.store(0, std::memory_order_release);
+  }
+
   const T& Get(size_t i) const {
     return chunks_[i >> kChunkBits].load(std::memory_order_acquire)[i & (kChunkSize - 1)];
   }

@@ -56,6 +56,12 @@ class TagInterner {
     }
   }
   const std::string& Get(uint32_t id) const { return strings_.Get(id); }
+  // Forgets every string (ids restart at 1). Only while nobody holds an id.
+  void Clear() {
+    strings_.Clear();
+    strings_.Append(std::string());
+    slots_.assign(kInitialSlots, Slot{});
+  }
   size_t size() const { return strings_.size() - 1; }
 
   // A fast 64-bit hash of short strings (8 bytes at a time, multiply-mix).
