@@ -2,9 +2,9 @@
 // decoding, 404/405 JSON), bearer-token authentication (which prefixes,
 // protect_metrics, 401 JSON), the body limit (413 by Content-Length and by
 // chunked length), keep-alive, handler exceptions, listen-address checks
-// (loopback only, port 0, address in use), TLS refused clearly, and
-// server-sent events (events, multi-line data, heartbeats, Last-Event-ID,
-// the stream cap, Stop() ending streams, disconnect detection).
+// (loopback only, port 0, address in use), and server-sent events
+// (events, multi-line data, heartbeats, Last-Event-ID, the stream cap,
+// Stop() ending streams, disconnect detection). HTTPS: tls_terminator_test.cc.
 #include "vigil/engine/http_server.h"
 
 #include <gtest/gtest.h>
@@ -328,19 +328,6 @@ TEST(HttpServerStartTest, AddressInUseIsAnIoErrorWithTheReason) {
   EXPECT_EQ(st.code(), Status::Code::kIoError);
   EXPECT_NE(st.message().find("in use"), std::string::npos) << st.message();
   EXPECT_NE(st.message().find(o.listen), std::string::npos) << st.message();
-}
-
-TEST(HttpServerStartTest, TlsIsRefusedClearly) {
-  HttpServer s;
-  HttpServerOptions o;
-  o.listen = "127.0.0.1:0";
-  o.tls_cert = "cert.pem";
-  EXPECT_EQ(s.Start(o).code(), Status::Code::kInvalidArgument);  // no key
-  o.tls_key = "key.pem";
-  Status st = s.Start(o);
-  EXPECT_EQ(st.code(), Status::Code::kUnsupported);
-  EXPECT_NE(st.message().find("reverse proxy"), std::string::npos) << st.message();
-  EXPECT_FALSE(s.running());
 }
 
 TEST(ConstantTimeEqualsTest, ComparesWholeStrings) {
