@@ -33,6 +33,9 @@ struct HttpSettings {
   bool protect_metrics = false;             // also require the token on /metrics and /healthz
   bool allow_remote = false;                // accept a non-loopback listen address
   size_t max_body_bytes = 8u << 20;         // Default: 8 MiB (413 beyond)
+  std::string tls_cert;                     // PEM certificate (chain), relative to the rules file; with tls_key
+  std::string tls_key;                      // PEM private key (unencrypted); both or neither: HTTPS only
+  bool tls13_only = false;                  // tls_min_version: "1.2" (default) or "1.3"
 };
 
 struct SourceSettings {
