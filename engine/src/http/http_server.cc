@@ -731,9 +731,14 @@ void HttpServer::Stop() {
     mg_stop(im.ctx);
     stopped.store(true);
   });
+  // Poke only once mg_stop() has set its stop flag: a connection civetweb
+  // accepts before the flag and a worker dequeues after it is never closed
+  // (civetweb 1.15's worker loop exits holding it), one descriptor lost per
+  // Stop(). mg_stop() sets the flag first thing; give its thread a moment.
   const uint16_t port = im.backend_port.load();
+  const auto first_poke = std::chrono::steady_clock::now() + std::chrono::milliseconds(30);
   while (!stopped.load()) {
-    if (port != 0) Poke(im.host, port);
+    if (port != 0 && std::chrono::steady_clock::now() >= first_poke) Poke(im.host, port);
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   stopper.join();
