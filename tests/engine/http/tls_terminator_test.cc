@@ -49,7 +49,15 @@ size_t CountEntries(const char* dir) {
   return n;
 }
 size_t Threads() { return CountEntries("/proc/self/task"); }
-size_t Descriptors() { return CountEntries("/proc/self/fd"); }
+// The open descriptors and what they are, "3:socket:[123] 4:/dev/null ...".
+std::string Descriptors() {
+  std::string out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    out += e.path().filename().string() + ":" + std::filesystem::read_symlink(e.path(), ec).string() + " ";
+  }
+  return out;
+}
 
 std::string Request(const std::string& method, const std::string& path, const std::string& body = "",
                     const testing::Headers& headers = {}, bool close = false) {
@@ -233,7 +241,7 @@ TEST_F(TlsServerTest, ServerSentEventsArrivePromptly) {
 
 TEST_F(TlsServerTest, StopWithOpenConnectionsIsQuickAndLeavesNothingBehind) {
   const size_t threads_before = Threads();
-  const size_t fds_before = Descriptors();
+  const std::string fds_before = Descriptors();
   Start();
   {
     TlsSocket stream(server_.port(), Client());
