@@ -36,7 +36,7 @@ FROM debian:12-slim
 # Only the shared libraries (the non -dev packages of the build stage).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libsimdjson14 libyaml-cpp0.7 libprometheus-cpp-core1.0 libcivetweb1 \
+      libsimdjson14 libyaml-cpp0.7 libprometheus-cpp-core1.0 libcivetweb1 libssl3 \
       librocksdb7.8 librdkafka++1 libpaho-mqttpp3-1 libpaho-mqtt1.3 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/ /

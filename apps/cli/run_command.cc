@@ -212,6 +212,11 @@ RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
     ho.allow_remote = cfg->file.http.allow_remote;
     ho.max_body_bytes = cfg->file.http.max_body_bytes;
     ho.max_connections = cfg->file.http.max_connections;
+    if (!cfg->file.http.tls_cert.empty()) {
+      ho.tls_cert = bridges::ResolvePath(cfg->file.directory, cfg->file.http.tls_cert);
+      ho.tls_key = bridges::ResolvePath(cfg->file.directory, cfg->file.http.tls_key);
+      ho.tls_min_version = cfg->file.http.tls13_only ? TlsVersion::k1_3 : TlsVersion::k1_2;
+    }
     Status st = server.Start(ho);
     if (!st.ok()) {
       std::fprintf(stderr, "vigil run: HTTP server on %s: %s\n", ho.listen.c_str(), st.message().c_str());
@@ -220,7 +225,7 @@ RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
     }
     sh.http_port = server.port();
     const std::string host = ho.listen.substr(0, ho.listen.rfind(':'));
-    const std::string base = "http://" + host + ":" + std::to_string(server.port());
+    const std::string base = (ho.tls_cert.empty() ? "http://" : "https://") + host + ":" + std::to_string(server.port());
     sh.logger->Log(LogLevel::kInfo, "live page " + base + "/  metrics " + base + "/metrics  API " + base +
                                         "/api/v1/" + (token.empty() ? "" : " (bearer token required)"));
   }

@@ -55,13 +55,43 @@ void ReadEngine(const YAML::Node& n, const YAML::Node& at, EngineSettings* e, Co
   }
 }
 
+// http.tls_cert / tls_key / tls_min_version. The files are read by `vigil
+// run` (like token_file: they may exist only where vigil runs); here only
+// that both are given.
+void ReadHttpTls(const YAML::Node& n, HttpSettings* h, ConfigErrors& errors) {
+  if (n["tls_cert"]) {
+    if (auto v = ReadString(n["tls_cert"], "http.tls_cert", errors)) h->tls_cert = *v;
+  }
+  if (n["tls_key"]) {
+    if (auto v = ReadString(n["tls_key"], "http.tls_key", errors)) h->tls_key = *v;
+  }
+  if (n["tls_cert"] && !n["tls_key"]) {
+    errors.Add(n["tls_cert"], "http.tls_cert needs http.tls_key (the certificate's PEM private key) next to it");
+  } else if (n["tls_key"] && !n["tls_cert"]) {
+    errors.Add(n["tls_key"], "http.tls_key needs http.tls_cert (the PEM certificate chain) next to it");
+  }
+  if (n["tls_min_version"]) {
+    if (auto v = ReadString(n["tls_min_version"], "http.tls_min_version", errors)) {
+      if (*v == "1.3") {
+        h->tls13_only = true;
+      } else if (*v != "1.2") {
+        errors.Add(n["tls_min_version"], "http.tls_min_version must be \"1.2\" or \"1.3\", not '" + *v + "'");
+      }
+      if (!n["tls_cert"] && !n["tls_key"]) {
+        errors.Add(n["tls_min_version"], "http.tls_min_version without http.tls_cert and http.tls_key (no TLS)");
+      }
+    }
+  }
+}
+
 void ReadHttp(const YAML::Node& n, const YAML::Node& at, HttpSettings* h, ConfigErrors& errors) {
   if (!n.IsMap()) {
     errors.Add(at, "'http' must be a map, e.g. {listen: 127.0.0.1:9464}");
     return;
   }
-  CheckKeys(n, {"listen", "token_env", "token_file", "protect_metrics", "allow_remote", "max_body_bytes",
-                "max_connections"},
+  CheckKeys(n,
+            {"listen", "token_env", "token_file", "protect_metrics", "allow_remote", "max_body_bytes",
+             "max_connections", "tls_cert", "tls_key", "tls_min_version"},
             "'http'", errors);
   if (n["listen"]) {
     if (auto v = ReadString(n["listen"], "http.listen", errors)) h->listen = *v;
@@ -88,6 +118,7 @@ void ReadHttp(const YAML::Node& n, const YAML::Node& at, HttpSettings* h, Config
       h->max_connections = static_cast<uint32_t>(*v);
     }
   }
+  ReadHttpTls(n, h, errors);
 }
 
 const std::vector<std::string> kSourceKinds = {"file", "mqtt", "kafka", "http"};

@@ -1,6 +1,7 @@
 // HttpServer on civetweb: one begin_request callback routes every request
 // (civetweb serves no files: there is no document root), so authentication,
-// limits and error bodies are ours and uniform.
+// limits and error bodies are ours and uniform. With TLS, civetweb listens
+// on an internal 127.0.0.1 port behind a TlsTerminator (http/tls_terminator.h).
 #include "vigil/engine/http_server.h"
 
 #include <arpa/inet.h>
@@ -21,6 +22,7 @@
 #include <mutex>
 #include <thread>
 
+#include "http/tls_terminator.h"
 #include "vigil/engine/alert_dispatcher.h"
 
 namespace vigil {
@@ -216,8 +218,10 @@ struct HttpServer::Impl {
   mg_context* ctx = nullptr;
   bool library_initialised = false;
   std::atomic<bool> stopping{false};
-  std::atomic<uint16_t> port{0};
-  std::string host;  // the listening address, for Stop()'s wake-up connection
+  std::atomic<uint16_t> port{0};          // the public port (the terminator's with TLS)
+  std::atomic<uint16_t> backend_port{0};  // civetweb's port (== port without TLS)
+  std::string host;  // civetweb's listening address, for Stop()'s wake-up connection
+  std::unique_ptr<TlsTerminator> tls;     // set while running with TLS
   std::atomic<uint32_t> streams{0};
   uint32_t max_streams = 1;
   // Limits met (HttpServer::LimitHits) and the last time one was logged.
@@ -534,6 +538,16 @@ int HttpServer::Impl::Handle(mg_connection* conn) {
   req.method = ri->request_method != nullptr ? ri->request_method : "";
   req.path = ri->local_uri != nullptr ? ri->local_uri : "/";
   req.remote_addr = ri->remote_addr;
+  if (tls != nullptr) {
+    // Behind the terminator every connection comes from loopback: the
+    // client's address is the terminator's. A connection that did not come
+    // through it reached the internal port directly, in plain HTTP.
+    req.remote_addr = tls->PeerOf(static_cast<uint16_t>(ri->remote_port));
+    if (req.remote_addr.empty()) {
+      return WriteAndClose(conn, HttpResponse::Error(403, "this is vigil's internal port behind TLS: use https:// on "
+                                                          "the configured http.listen address"));
+    }
+  }
   req.headers.reserve(static_cast<size_t>(ri->num_headers));
   for (int i = 0; i < ri->num_headers; ++i) {
     req.headers.emplace_back(ri->http_headers[i].name != nullptr ? ri->http_headers[i].name : "",
@@ -625,20 +639,50 @@ Status HttpServer::Start(const HttpServerOptions& options) {
   if (!options.allow_remote && !IsLoopbackHost(addr->host)) {
     return Status::InvalidArgument("http listen '" + options.listen +
                                    "' is not a loopback address; vigil serves its API on loopback only unless "
-                                   "remote access is allowed explicitly (http.allow_remote: true), preferably "
-                                   "with a token and behind a TLS proxy");
+                                   "remote access is allowed explicitly (http.allow_remote: true), with a "
+                                   "token and TLS (http.tls_cert, http.tls_key)");
   }
-  if (!options.tls_cert.empty() || !options.tls_key.empty()) {
-    if (options.tls_cert.empty() || options.tls_key.empty()) {
-      return Status::InvalidArgument("http TLS needs both a certificate (tls_cert) and a private key (tls_key)");
-    }
-    // Debian 12's civetweb 1.15 loads OpenSSL 1.1 symbols from libssl.so at
-    // run time and crashes on the first TLS connection with OpenSSL 3.
-    return Status::Unsupported("http TLS (tls_cert/tls_key) is not available in this build: the civetweb library "
-                               "it uses cannot do TLS with OpenSSL 3; serve on loopback and terminate TLS in a "
-                               "reverse proxy (nginx, caddy, stunnel) instead");
+  const bool use_tls = !options.tls_cert.empty() || !options.tls_key.empty();
+  if (use_tls && (options.tls_cert.empty() || options.tls_key.empty())) {
+    return Status::InvalidArgument("http TLS needs both a certificate (tls_cert) and a private key (tls_key)");
   }
   if (options.max_connections == 0) return Status::InvalidArgument("http max_connections must be at least 1");
+  if (!IsLoopbackHost(addr->host) && im.logger != nullptr) {
+    if (!use_tls) {
+      im.logger->Log(LogLevel::kWarn, "http: serving plain HTTP on the non-loopback address " + options.listen +
+                                        ": requests and the bearer token travel unencrypted (set http.tls_cert "
+                                        "and http.tls_key)");
+    }
+    if (options.token.empty()) {
+      im.logger->Log(LogLevel::kWarn, "http: no bearer token on the non-loopback address " + options.listen +
+                                        ": anyone who can reach it can use the API (set http.token_env or "
+                                        "http.token_file)");
+    }
+  }
+
+  // With TLS the certificate is checked and the public address bound before
+  // civetweb starts; civetweb then takes an ephemeral loopback port.
+  std::unique_ptr<TlsTerminator> tls;
+  if (use_tls) {
+    tls = std::make_unique<TlsTerminator>(im.logger);
+    TlsTerminatorOptions to;
+    to.cert_file = options.tls_cert;
+    to.key_file = options.tls_key;
+    to.tls13_only = options.tls_min_version == TlsVersion::k1_3;
+    to.host = addr->host;
+    to.port = static_cast<uint16_t>(addr->port);
+    to.max_connections = options.max_connections;
+    to.handshake_timeout = options.tls_handshake_timeout;
+    to.idle_timeout = 2 * std::max({options.request_timeout, options.keep_alive_timeout, options.sse_heartbeat});
+    if (Status st = tls->Open(to); !st.ok()) {
+      if (st.code() == Status::Code::kIoError) {
+        return Status::IoError("http server cannot listen on " + options.listen + ": " + st.message());
+      }
+      return st;
+    }
+    addr->host = "127.0.0.1";
+    addr->port = 0;
+  }
 
   im.options = options;
   im.max_streams = options.max_streams != 0 ? options.max_streams : std::max<uint32_t>(1, options.max_connections / 2);
@@ -691,12 +735,20 @@ Status HttpServer::Start(const HttpServerOptions& options) {
     im.library_initialised = false;
     std::string why = log.empty() ? std::string(error_text) : log;
     if (why.empty()) why = "unknown error";
-    return Status::IoError("http server cannot listen on " + options.listen + ": " + why);
+    return Status::IoError("http server cannot listen on " + (use_tls ? "127.0.0.1:0 (behind TLS)" : options.listen) +
+                           ": " + why);
   }
   mg_server_port bound[4];
   const int n = mg_get_server_ports(im.ctx, 4, bound);
-  im.port.store(n > 0 ? static_cast<uint16_t>(bound[0].port) : 0);
+  im.backend_port.store(n > 0 ? static_cast<uint16_t>(bound[0].port) : 0);
   im.host = addr->host;
+  if (tls != nullptr) {
+    tls->Start(im.backend_port.load());
+    im.port.store(tls->port());
+    im.tls = std::move(tls);
+  } else {
+    im.port.store(im.backend_port.load());
+  }
   return Status::Ok();
 }
 
@@ -705,20 +757,35 @@ void HttpServer::Stop() {
   if (im.ctx == nullptr) return;
   im.stopping.store(true);
   // civetweb's accept loop looks at its stop flag between polls of up to
-  // 2 s; a connection wakes it at once.
+  // 2 s; a connection wakes it at once. A worker waiting on a kept-alive
+  // connection also looks only every 2 s: with TLS, the terminator first
+  // half-closes its connections to civetweb (Drain), so such workers see
+  // end-of-input at once; it stops after civetweb. (A stopping civetweb
+  // writes nothing more: an answer in flight is lost, with or without TLS.)
+  if (im.tls != nullptr) im.tls->Drain();
   std::atomic<bool> stopped{false};
   std::thread stopper([&] {
     mg_stop(im.ctx);
     stopped.store(true);
   });
-  const uint16_t port = im.port.load();
+  // Poke only once mg_stop() has set its stop flag: a connection civetweb
+  // accepts before the flag and a worker dequeues after it is never closed
+  // (civetweb 1.15's worker loop exits holding it), one descriptor lost per
+  // Stop(). mg_stop() sets the flag first thing; give its thread a moment.
+  const uint16_t port = im.backend_port.load();
+  const auto first_poke = std::chrono::steady_clock::now() + std::chrono::milliseconds(30);
   while (!stopped.load()) {
-    if (port != 0) Poke(im.host, port);
+    if (port != 0 && std::chrono::steady_clock::now() >= first_poke) Poke(im.host, port);
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   stopper.join();
   im.ctx = nullptr;
+  if (im.tls != nullptr) {
+    im.tls->Stop();
+    im.tls.reset();
+  }
   im.port.store(0);
+  im.backend_port.store(0);
   if (im.library_initialised) {
     mg_exit_library();
     im.library_initialised = false;
@@ -728,6 +795,7 @@ void HttpServer::Stop() {
 uint16_t HttpServer::port() const { return impl_->port.load(); }
 bool HttpServer::running() const { return impl_->port.load() != 0; }
 uint32_t HttpServer::active_streams() const { return impl_->streams.load(); }
+uint16_t HttpServer::TEST_backend_port() const { return impl_->backend_port.load(); }
 
 HttpServer::LimitHits HttpServer::limit_hits() const {
   LimitHits h;

@@ -229,6 +229,29 @@ TEST(RulesFileTest, RefusesOutOfRangeLimits) {
   EXPECT_EQ(l.errors.size(), 2u) << Join(l.errors);
 }
 
+TEST(RulesFileTest, HttpTlsKeysGoTogether) {
+  const std::string tail = "sources: [{name: a, file: {path: x}}]\nrules: [{name: r, when: t > 1}]\n";
+  Loaded ok = Load("http: {listen: 127.0.0.1:9464, tls_cert: tls/cert.pem, tls_key: tls/key.pem, "
+                   "tls_min_version: \"1.3\"}\n" + tail);
+  ASSERT_TRUE(ok.errors.empty()) << Join(ok.errors);
+  EXPECT_EQ(ok.file.http.tls_cert, "tls/cert.pem");
+  EXPECT_EQ(ok.file.http.tls_key, "tls/key.pem");
+  EXPECT_TRUE(ok.file.http.tls13_only);
+  Loaded dflt = Load("http: {listen: 127.0.0.1:9464, tls_cert: c.pem, tls_key: k.pem}\n" + tail);
+  ASSERT_TRUE(dflt.errors.empty()) << Join(dflt.errors);
+  EXPECT_FALSE(dflt.file.http.tls13_only);
+
+  Loaded no_key = Load("http: {listen: 127.0.0.1:9464, tls_cert: c.pem}\n" + tail);
+  EXPECT_TRUE(HasError(no_key, "rules.yaml:1:42: ", "http.tls_cert needs http.tls_key")) << Join(no_key.errors);
+  Loaded no_cert = Load("http: {listen: 127.0.0.1:9464, tls_key: k.pem}\n" + tail);
+  EXPECT_TRUE(HasError(no_cert, "rules.yaml:1:41: ", "http.tls_key needs http.tls_cert")) << Join(no_cert.errors);
+  Loaded bad = Load("http: {listen: 127.0.0.1:9464, tls_cert: c.pem, tls_key: k.pem, tls_min_version: 1.1}\n" + tail);
+  EXPECT_TRUE(HasError(bad, "rules.yaml:1:", "http.tls_min_version must be \"1.2\" or \"1.3\", not '1.1'"))
+      << Join(bad.errors);
+  Loaded alone = Load("http: {listen: 127.0.0.1:9464, tls_min_version: \"1.3\"}\n" + tail);
+  EXPECT_TRUE(HasError(alone, "rules.yaml:1:", "without http.tls_cert and http.tls_key")) << Join(alone.errors);
+}
+
 TEST(RulesFileTest, ParsesEngineHttpSourcesSinksAndRules) {
   Loaded l = Load(
       "engine: {shards: 4, state_dir: /var/lib/vigil, checkpoint_interval: 250ms, key_ttl: 1h30m}\n"

@@ -2,15 +2,16 @@
 // decoding, 404/405 JSON), bearer-token authentication (which prefixes,
 // protect_metrics, 401 JSON), the body limit (413 by Content-Length and by
 // chunked length), keep-alive, handler exceptions, listen-address checks
-// (loopback only, port 0, address in use), TLS refused clearly, and
-// server-sent events (events, multi-line data, heartbeats, Last-Event-ID,
-// the stream cap, Stop() ending streams, disconnect detection).
+// (loopback only, port 0, address in use), and server-sent events
+// (events, multi-line data, heartbeats, Last-Event-ID, the stream cap,
+// Stop() ending streams, disconnect detection). HTTPS: tls_terminator_test.cc.
 #include "vigil/engine/http_server.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -330,17 +331,25 @@ TEST(HttpServerStartTest, AddressInUseIsAnIoErrorWithTheReason) {
   EXPECT_NE(st.message().find(o.listen), std::string::npos) << st.message();
 }
 
-TEST(HttpServerStartTest, TlsIsRefusedClearly) {
+// Stop() wakes civetweb with connections of its own; none may be left open
+// (civetweb 1.15 drops, unclosed, a connection dequeued after its stop flag).
+TEST(HttpServerStartTest, StartStopCyclesLeaveNoDescriptorBehind) {
+  auto descriptors = [] {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+    return n;
+  };
   HttpServer s;
+  s.Route("GET", "/x", [](HttpRequest&) { return HttpResponse::Text(200, "x"); });
   HttpServerOptions o;
   o.listen = "127.0.0.1:0";
-  o.tls_cert = "cert.pem";
-  EXPECT_EQ(s.Start(o).code(), Status::Code::kInvalidArgument);  // no key
-  o.tls_key = "key.pem";
-  Status st = s.Start(o);
-  EXPECT_EQ(st.code(), Status::Code::kUnsupported);
-  EXPECT_NE(st.message().find("reverse proxy"), std::string::npos) << st.message();
-  EXPECT_FALSE(s.running());
+  const size_t before = descriptors();
+  for (int i = 0; i < 15; ++i) {
+    ASSERT_TRUE(s.Start(o).ok());
+    EXPECT_EQ(TestClient(s.port()).Get("/x").status, 200);
+    s.Stop();
+  }
+  EXPECT_EQ(descriptors(), before);
 }
 
 TEST(ConstantTimeEqualsTest, ComparesWholeStrings) {
@@ -420,7 +429,10 @@ TEST_F(HttpServerTest, StopEndsOpenStreams) {
   SseClient b(server_.port(), "/api/v1/stream");
   ASSERT_EQ(a.status(), 200);
   ASSERT_EQ(b.status(), 200);
+  // Both handlers past their first event: one still writing it when
+  // civetweb stops would fail that write and return early.
   ASSERT_TRUE(a.Next());
+  ASSERT_TRUE(b.Next());
   const auto t0 = std::chrono::steady_clock::now();
   server_.Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);

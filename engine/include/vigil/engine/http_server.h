@@ -19,6 +19,11 @@
 // stops. Each stream holds one worker thread for its whole life, so streams
 // are capped (`max_streams`, 503 beyond).
 //
+// TLS (tls_cert/tls_key): see HttpServerOptions; the limits and timeouts
+// below apply the same way (the terminator adds a handshake timeout and
+// closes a connection on which nothing moved for twice the longest of
+// request_timeout, keep_alive_timeout and sse_heartbeat).
+//
 // Thread-safety: Route/RouteStream before Start() only (not synchronised);
 // Start/Stop from one controlling thread; handlers run concurrently on the
 // server's worker threads (up to `max_connections`), so whatever they touch
@@ -41,6 +46,8 @@
 #include "vigil/engine/status.h"
 
 namespace vigil {
+
+enum class TlsVersion { k1_2, k1_3 };
 
 struct HttpServerOptions {
   // "host:port" (IPv4) to listen on; port 0 picks a free port (see port()).
@@ -77,12 +84,18 @@ struct HttpServerOptions {
   // How often a stream handler should come back to SseStream::KeepAlive()
   // (bounds how long Stop() waits for streams). Default: 250 ms.
   std::chrono::milliseconds sse_poll{250};
-  // TLS: PEM certificate (chain) and private key files. Not available in
-  // this build (Start() returns Unsupported when set): Debian's civetweb
-  // cannot do TLS with OpenSSL 3. Terminate TLS in a reverse proxy.
-  // Default: empty (plain HTTP).
+  // TLS: PEM certificate (the server's first, then its chain) and
+  // unencrypted PEM private key files; both or neither. With them the server
+  // speaks HTTPS only (TLS 1.2+) on `listen`: an in-process terminator
+  // (OpenSSL 3) does TLS and forwards to civetweb on an internal ephemeral
+  // 127.0.0.1 port, which answers only connections coming through the
+  // terminator. Read at Start(). Default: empty (plain HTTP).
   std::string tls_cert;
   std::string tls_key;
+  // Oldest TLS version accepted. Default: 1.2.
+  TlsVersion tls_min_version = TlsVersion::k1_2;
+  // A TLS client must complete its handshake within this. Default: 10 s.
+  std::chrono::milliseconds tls_handshake_timeout{10000};
 };
 
 // One request, as a handler sees it. Names of headers compare
@@ -94,7 +107,7 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> query;    // in request order, repeats kept
   std::vector<std::pair<std::string, std::string>> headers;  // in request order
   std::string body;
-  std::string remote_addr;
+  std::string remote_addr;  // the client's IPv4 address (also behind TLS)
 
   // The first value of path parameter / query parameter / header `name`, or
   // nullptr. The pointers stay valid as long as the request.
@@ -155,10 +168,11 @@ class HttpServer {
   void RouteStream(std::string method, std::string pattern, SseHandler handler);
 
   // Binds and starts the worker threads. Errors: InvalidArgument for a bad
-  // `listen` or a non-loopback address without allow_remote; Unsupported
-  // for TLS settings;
-  // IoError when the address cannot be bound (in use, no permission), with
-  // civetweb's reason. Starting a running server is an error.
+  // `listen`, a non-loopback address without allow_remote, only one of
+  // tls_cert/tls_key, or a certificate or key that cannot be read or used
+  // (naming the file and OpenSSL's reason); IoError when the address cannot
+  // be bound (in use, no permission), with the reason. Starting a running
+  // server is an error.
   Status Start(const HttpServerOptions& options);
   // Ends every stream (within sse_poll), waits for running handlers, closes
   // the socket. Idempotent.
@@ -179,6 +193,8 @@ class HttpServer {
   LimitHits limit_hits() const;
   // The same as the Prometheus family vigil_http_limit_hits_total (text format).
   std::string LimitMetricsText() const;
+  // With TLS: civetweb's internal plain-HTTP port (else port()); for tests.
+  uint16_t TEST_backend_port() const;
 
  private:
   struct Impl;

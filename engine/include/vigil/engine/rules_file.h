@@ -42,6 +42,9 @@ struct HttpSettings {
   bool allow_remote = false;                // accept a non-loopback listen address
   size_t max_body_bytes = 8u << 20;         // Default: 8 MiB (413 beyond)
   uint32_t max_connections = 16;            // concurrent requests served; Default: 16 (1..1024)
+  std::string tls_cert;                     // PEM certificate (chain), relative to the rules file; with tls_key
+  std::string tls_key;                      // PEM private key (unencrypted); both or neither: HTTPS only
+  bool tls13_only = false;                  // tls_min_version: "1.2" (default) or "1.3"
 };
 
 struct SourceSettings {
