@@ -12,17 +12,8 @@
 set -u
 vigil=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$tmp"; }
-trap cleanup EXIT
-fails=0
-ok() { echo "ok   $1"; }
-fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
-wait_for() {  # wait_for SECONDS CMD...: until CMD succeeds
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do [ $SECONDS -lt $deadline ] || return 1; sleep 0.1; done
-}
+# tmp, pids (stopped at exit), ok/fail, free_port, wait_for, metric: tests/lib/test_lib.sh
+source "$(cd "$(dirname "$0")" && pwd)/../lib/test_lib.sh"
 start_receiver() {  # start_receiver NAME [ARGS...]: sets $port
   local name=$1; shift
   python3 "$here/webhook_receiver.py" --port-file "$tmp/$name.port" --out "$tmp/$name.ndjson" "$@" &

@@ -7,18 +7,8 @@
 #   http_run_test.sh PATH/TO/vigil
 set -u
 vigil=$1
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$tmp"; }
-trap cleanup EXIT
-fails=0
-ok() { echo "ok   $1"; }
-fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_for() {  # wait_for SECONDS CMD...: until CMD succeeds
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do [ $SECONDS -lt $deadline ] || return 1; sleep 0.1; done
-}
+# tmp, pids (stopped at exit), ok/fail, free_port, wait_for, metric: tests/lib/test_lib.sh
+source "$(cd "$(dirname "$0")" && pwd)/../lib/test_lib.sh"
 
 port=$(free_port)
 cat >"$tmp/rules.yaml" <<YAML

@@ -12,7 +12,7 @@
 #   limits_run_test.sh PATH/TO/vigil
 here=$(cd "$(dirname "$0")" && pwd)
 vigil=$(realpath "$1")
-source "$here/../faults/fault_lib.sh"
+source "$here/../lib/test_lib.sh"
 cd "$tmp"
 
 cat >rules.yaml <<'YAML'

@@ -15,7 +15,7 @@
 #   disk_full_test.sh PATH/TO/vigil
 here=$(cd "$(dirname "$0")" && pwd)
 vigil=$(realpath "$1")
-source "$here/fault_lib.sh"
+source "$here/../lib/test_lib.sh"
 
 mkdir -p "$tmp/state" "$tmp/out"
 if ! mount -t tmpfs -o size=128m tmpfs "$tmp/state" 2>"$tmp/mount.err"; then

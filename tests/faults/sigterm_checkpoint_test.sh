@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 vigil=$(realpath "$1")
 stops=${2:-8}
 seed=${3:-$RANDOM}
-source "$here/fault_lib.sh"
+source "$here/../lib/test_lib.sh"
 RANDOM=$seed
 echo "sigterm_checkpoint: seed $seed, $stops stops (rerun with: $0 $vigil $stops $seed)"
 t_start=$SECONDS

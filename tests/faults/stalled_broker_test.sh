@@ -11,7 +11,7 @@
 #   stalled_broker_test.sh PATH/TO/vigil
 here=$(cd "$(dirname "$0")" && pwd)
 vigil=$(realpath "$1")
-source "$here/fault_lib.sh"
+source "$here/../lib/test_lib.sh"
 t_start=$SECONDS
 
 python3 "$here/stalled_server.py" --port-file "$tmp/stall.port" &

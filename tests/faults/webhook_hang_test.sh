@@ -12,7 +12,7 @@
 #   webhook_hang_test.sh PATH/TO/vigil
 here=$(cd "$(dirname "$0")" && pwd)
 vigil=$(realpath "$1")
-source "$here/fault_lib.sh"
+source "$here/../lib/test_lib.sh"
 t_start=$SECONDS
 
 python3 "$here/../bridges/webhook_receiver.py" --port-file "$tmp/hook.port" --out "$tmp/hook.ndjson" \

@@ -1,4 +1,5 @@
-# Helpers shared by the fault-injection tests (sourced, not run): result
+# Helpers shared by the shell tests (sourced, not run; tests/faults, tests/cli,
+# tests/bridges, tests/plugins): result
 # lines, free ports, waiting, metrics, and a cleanup trap that stops every
 # process the test started (by pid) and unmounts what it mounted.
 set -u
