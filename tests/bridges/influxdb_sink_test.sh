@@ -13,30 +13,8 @@ set -u
 vigil=$(realpath "$1")
 # tmp, pids (stopped at exit), ok/fail, free_port, wait_for, metric: tests/lib/test_lib.sh
 source "$(cd "$(dirname "$0")" && pwd)/../lib/test_lib.sh"
-command -v influxd >/dev/null || { echo "FAIL: influxd is not installed (apt-get install influxdb; scripts/setup.sh)"; exit 1; }
-
-port=$(free_port)
-rpc=$(free_port)
-cat >"$tmp/influxdb.conf" <<CONF
-reporting-disabled = true
-bind-address = "127.0.0.1:$rpc"
-[meta]
-  dir = "$tmp/influx/meta"
-[data]
-  dir = "$tmp/influx/data"
-  wal-dir = "$tmp/influx/wal"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  bind-address = "127.0.0.1:$port"
-  auth-enabled = true
-  log-enabled = false
-CONF
-influxd -config "$tmp/influxdb.conf" >"$tmp/influxd.log" 2>&1 &
-pids+=("$!")
-base="http://127.0.0.1:$port"
-if wait_for 20 curl -sf "$base/ping"; then ok "influxd answers on $base"; else fail "influxd did not start"; tail -5 "$tmp/influxd.log"; exit 1; fi
+source "$(cd "$(dirname "$0")" && pwd)/../lib/influxd.sh"
+start_influxd true
 q() { curl -s -u admin:adm1n-pw -XPOST "$base/query" --data-urlencode "q=$1"; }
 # With no user yet, InfluxDB accepts creating the first admin without credentials.
 curl -sf -XPOST "$base/query" --data-urlencode "q=CREATE USER admin WITH PASSWORD 'adm1n-pw' WITH ALL PRIVILEGES" >/dev/null \
