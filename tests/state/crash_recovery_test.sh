@@ -75,7 +75,7 @@ for i in $(seq 1 "$kills"); do
   if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
   wait "$pid" 2>/dev/null || true
 done
-"$vigil" run rules.yaml --shards 2 2>>run.log
+"$vigil" run rules.yaml --shards 2 2>>run.log || { echo "FAIL: the last run (not killed) failed (seed $seed):"; tail -20 run.log; exit 1; }
 echo "crash_recovery: $killed runs killed with SIGKILL, then one ran to the end"
 grep -c "restored" run.log | sed 's/^/crash_recovery: restarts that restored state: /'
 
