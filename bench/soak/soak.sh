@@ -126,14 +126,16 @@ kill $spid 2>/dev/null || true
 echo "soak: vigil stopped; $(tail -1 "$out/vigil.log")"
 
 cat >"$out/soak.gp" <<GP
-set terminal pngcairo size 1200,900
+set terminal pngcairo size 1200,1200
 set output "$out/soak.png"
 set datafile separator ","
-set multiplot layout 3,1 title "vigil soak: $minutes min at $rate msg/s (HTTP ingest, all rule kinds, webhook failing 10 s/min)"
+set multiplot layout 4,1 title "vigil soak: $minutes min at $rate msg/s (HTTP ingest, all rule kinds, webhook failing 10 s/min)"
 set xlabel "seconds"
+set yrange [0:*]
 set ylabel "MB"; plot "$out/soak.csv" using 1:2 skip 1 with lines title "RSS"
-set ylabel "messages"; plot "$out/soak.csv" using 1:6 skip 1 with lines title "received/s", "" using 1:3 skip 1 with lines title "queue depth"
-set ylabel "ms / alerts"; plot "$out/soak.csv" using 1:7 skip 1 with lines title "pipeline latency p99 (ms)", "" using 1:4 skip 1 with lines title "webhook outbox depth"
+set ylabel "messages/s"; plot "$out/soak.csv" using 1:6 skip 1 with lines title "received/s"
+set ylabel "ms"; plot "$out/soak.csv" using 1:7 skip 1 with lines title "pipeline latency p99 (ms, histogram bucket bound)"
+set ylabel "depth"; plot "$out/soak.csv" using 1:3 skip 1 with lines title "queue depth (messages)", "" using 1:4 skip 1 with lines title "webhook outbox depth (alerts)"
 unset multiplot
 GP
 gnuplot "$out/soak.gp" && echo "soak: plot $out/soak.png"
