@@ -451,7 +451,9 @@ Status Engine::RestoreState(Pipeline* pipeline, KeyTable* keys, Router* router, 
     const char* why = nullptr;
     if (it == index.end()) {
       why = "is no longer in the rules file";
-    } else if (rules_[it->second]->info().definition_hash != sr.definition_hash) {
+    } else if (const RuleInfo& info = rules_[it->second]->info();
+               info.definition_hash != sr.definition_hash &&
+               !(info.legacy_definition_hash && info.legacy_definition_hash() == sr.definition_hash)) {
       why = "changed since its state was saved";
     } else {
       keep[it->second] = true;

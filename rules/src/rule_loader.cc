@@ -29,6 +29,48 @@ uint64_t HashText(const std::string& s) {
   return h;
 }
 
+// The definition of a rule as text that depends on its YAML's content, not
+// its layout: each scalar as its length and text, each map and sequence as
+// its size then its entries in order, null as 'n'. (YAML::Dump gave the
+// same independence, but re-emitting the node cost more than parsing it.)
+void AppendCanonical(const YAML::Node& n, std::string* out) {
+  switch (n.Type()) {
+    case YAML::NodeType::Scalar:
+      out->push_back('s');
+      out->append(std::to_string(n.Scalar().size()));
+      out->push_back(':');
+      out->append(n.Scalar());
+      return;
+    case YAML::NodeType::Sequence:
+      out->push_back('q');
+      out->append(std::to_string(n.size()));
+      out->push_back(':');
+      for (const auto& item : n) AppendCanonical(item, out);
+      return;
+    case YAML::NodeType::Map:
+      out->push_back('m');
+      out->append(std::to_string(n.size()));
+      out->push_back(':');
+      for (const auto& kv : n) {
+        AppendCanonical(kv.first, out);
+        AppendCanonical(kv.second, out);
+      }
+      return;
+    case YAML::NodeType::Null:
+      out->push_back('n');
+      return;
+    case YAML::NodeType::Undefined:
+      out->push_back('u');
+      return;
+  }
+}
+
+uint64_t DefinitionHash(const YAML::Node& n) {
+  std::string text;
+  AppendCanonical(n, &text);
+  return HashText(text);
+}
+
 class RuleBuilder {
  public:
   RuleBuilder(const YAML::Node& node, Schema* schema, TagInterner* tags, ConfigErrors& errors,
@@ -133,7 +175,10 @@ class RuleBuilder {
     if (n_["max_keys"]) {
       if (auto v = ReadInt(n_["max_keys"], what_ + ": 'max_keys'", 1, int64_t{1} << 40, errors_)) info.max_keys = *v;
     }
-    info.definition_hash = HashText(YAML::Dump(n_));
+    info.definition_hash = DefinitionHash(n_);
+    // State saved by vigil 0.x before the canonical hash carries the hash of
+    // YAML::Dump: computed only when a restore meets such a record.
+    info.legacy_definition_hash = [node = n_] { return HashText(YAML::Dump(node)); };
   }
 
   std::unique_ptr<CompiledExpr> Compile(const char* key, ExprMode mode, RuleCommon* c,

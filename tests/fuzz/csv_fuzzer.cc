@@ -65,7 +65,10 @@ void CheckSplit(std::string_view line) {
     CheckNumber(row[i]);
     if (i) joined += ',';
     joined += '"';
-    for (char c : row[i]) joined += c == '"' ? std::string("\"\"") : std::string(1, c);
+    for (char c : row[i]) {
+      if (c == '"') joined += '"';  // a quote inside a quoted cell is doubled
+      joined += c;
+    }
     joined += '"';
   }
   // A cell holding '\r' or '\n' at the end would be taken for a line end.

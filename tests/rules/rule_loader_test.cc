@@ -96,6 +96,43 @@ TEST(RuleLoaderTest, DefinitionHashFollowsTheDefinition) {
   EXPECT_NE(a.rules[0]->info().definition_hash, c.rules[0]->info().definition_hash);
 }
 
+TEST(RuleLoaderTest, DefinitionHashIgnoresLayoutQuotingAndComments) {
+  Loaded flow = Load("rules:\n  - {name: hot, key: [device], when: temp > 30, labels: {team: ops}}\n");
+  Loaded block = Load(
+      "rules:\n"
+      "  - name: \"hot\"   # the same rule, written out\n"
+      "    key:\n"
+      "      - device\n"
+      "    when: 'temp > 30'\n"
+      "    labels:\n"
+      "      team: ops\n");
+  Loaded other_label = Load("rules:\n  - {name: hot, key: [device], when: temp > 30, labels: {team: dev}}\n");
+  Loaded label_as_key = Load("rules:\n  - {name: hot, key: [device, team], when: temp > 30}\n");
+  ASSERT_TRUE(flow.errors.empty() && block.errors.empty() && other_label.errors.empty() &&
+              label_as_key.errors.empty());
+  EXPECT_EQ(flow.rules[0]->info().definition_hash, block.rules[0]->info().definition_hash);
+  EXPECT_NE(flow.rules[0]->info().definition_hash, other_label.rules[0]->info().definition_hash);
+  EXPECT_NE(flow.rules[0]->info().definition_hash, label_as_key.rules[0]->info().definition_hash);
+}
+
+// State written before the canonical definition hash holds the hash of the
+// rule's YAML::Dump; these are the hashes `vigil state inspect` showed for
+// these two rules in a state dir written by vigil at commit 38e0da0.
+TEST(RuleLoaderTest, LegacyDefinitionHashIsTheOneEarlierVersionsStored) {
+  Loaded l = Load(
+      "rules:\n"
+      "  - {name: hot, key: [device], when: temp > 30, for: 1m, labels: {team: ops}}\n"
+      "  - name: silent\n"
+      "    key: [device]\n"
+      "    deadman: 2m\n");
+  ASSERT_TRUE(l.errors.empty());
+  ASSERT_EQ(l.rules.size(), 2u);
+  ASSERT_TRUE(l.rules[0]->info().legacy_definition_hash);
+  EXPECT_EQ(l.rules[0]->info().legacy_definition_hash(), 0xab86bb8bd9ef5ca2ULL);
+  EXPECT_EQ(l.rules[1]->info().legacy_definition_hash(), 0x6ebcf5e27b4b23adULL);
+  EXPECT_NE(l.rules[0]->info().definition_hash, 0xab86bb8bd9ef5ca2ULL) << "the new hash is another function";
+}
+
 TEST(RuleLoaderTest, EmptyRulesListIsAnError) {
   Loaded l = Load("rules: []\n");
   EXPECT_EQ(l.errors.size(), 1u);

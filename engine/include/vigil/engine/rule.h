@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -38,6 +39,9 @@ struct RuleInfo {
   std::vector<std::string> key_tags;
   uint32_t keylist = 0;             // schema key-list slot
   uint64_t definition_hash = 0;     // changes when the rule's definition changes
+  // The hash earlier vigil versions stored for the same definition (empty:
+  // none); a restore that finds it keeps the rule's state.
+  std::function<uint64_t()> legacy_definition_hash;
   // The rule's `max_keys`: keys it tracks at most, all shards together;
   // 0 = the engine's default (engine.max_keys_per_rule).
   uint64_t max_keys = 0;
