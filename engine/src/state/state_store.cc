@@ -53,21 +53,24 @@ std::string DbPath(const std::string& state_dir) { return state_dir + "/db"; }
 // leaves by itself only once a whole write buffer (32 MiB) is free again,
 // and in which Debian's RocksDB (assertions on) may abort
 // (tests/faults/disk_full_test.sh). So the store does not hand RocksDB a
-// write unless the file system keeps this much free beyond it (RocksDB
-// preallocates its write-ahead log, so this is room for the files it adds).
-constexpr uint64_t kMinFreeBytes = 4 << 20;
+// write unless the file system keeps StateStore::kMinFreeBytes free beyond
+// it (RocksDB preallocates its write-ahead log, so this is room for the
+// files it adds).
 
-// OK when the file system of `path` has room for `bytes` plus
-// kMinFreeBytes, or when it cannot tell; otherwise an IoError saying so,
-// and nothing is handed to RocksDB.
-Status CheckSpace(const std::string& path, size_t bytes) {
+// OK when the file system of `path` has room for `bytes` plus `min_free`,
+// or when it cannot tell; otherwise an IoError saying so, and nothing is
+// handed to RocksDB.
+Status CheckSpace(const std::string& path, size_t bytes, uint64_t min_free) {
+  if (min_free == 0) return Status::Ok();
   struct statvfs fs {};
   if (statvfs(path.c_str(), &fs) != 0) return Status::Ok();
   const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
-  if (free_bytes >= kMinFreeBytes + bytes) return Status::Ok();
+  if (free_bytes >= min_free + bytes) return Status::Ok();
   return Status::IoError(path + ": no space left for the state: " + std::to_string(free_bytes >> 10) +
-                         " KiB free, a write of " + std::to_string(bytes >> 10) +
-                         " KiB must leave 4 MiB free; not written");
+                         " KiB free, a write of " + std::to_string(bytes >> 10) + " KiB must leave " +
+                         (min_free % (1 << 20) == 0 ? std::to_string(min_free >> 20) + " MiB"
+                                                    : std::to_string(min_free >> 10) + " KiB") +
+                         " free; not written");
 }
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
@@ -143,6 +146,7 @@ std::string_view ToView(const rocksdb::Slice& s) { return std::string_view(s.dat
 
 struct StateStore::Impl {
   std::unique_ptr<rocksdb::DB> db;
+  uint64_t min_free_bytes = StateStore::kMinFreeBytes;
 };
 
 struct StateStore::Batch::Impl {
@@ -261,7 +265,8 @@ bool InterruptedCreation(const std::string& path) {
 }
 }  // namespace
 
-Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_dir, bool read_only) {
+Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_dir, bool read_only,
+                                                     uint64_t min_free_bytes) {
   const std::string path = DbPath(state_dir);
   const std::string what = "state dir '" + state_dir + "'";
   std::error_code ec;
@@ -314,6 +319,7 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_di
   }
   auto impl = std::make_unique<Impl>();
   impl->db.reset(raw);
+  impl->min_free_bytes = min_free_bytes;
   std::string format;
   s = impl->db->Get(rocksdb::ReadOptions(), kFormatKey, &format);
   if (s.IsNotFound()) {
@@ -487,7 +493,7 @@ Status StateStore::WriteOutbox(std::string_view sink, const std::vector<std::pai
   if (puts.empty() && deletes.empty()) return Status::Ok();
   size_t bytes = deletes.size() * 32;
   for (const auto& p : puts) bytes += p.second.size() + 32;
-  if (Status st = CheckSpace(path_, bytes); !st.ok()) return st;
+  if (Status st = CheckSpace(path_, bytes, impl_->min_free_bytes); !st.ok()) return st;
   rocksdb::WriteBatch b;
   for (uint64_t seq : deletes) b.Delete(OutboxKey(sink, seq));
   for (const auto& [seq, value] : puts) b.Put(OutboxKey(sink, seq), value);
@@ -544,7 +550,7 @@ Status StateStore::PutRules(const std::vector<StoredRule>& rules) {
 // checkpointer writes the same changes again with the next checkpoint.
 Status StateStore::Commit(Batch& batch) {
   constexpr size_t kDirectFlushBytes = 8 << 20;
-  if (Status st = CheckSpace(path_, batch.bytes()); !st.ok()) return st;
+  if (Status st = CheckSpace(path_, batch.bytes(), impl_->min_free_bytes); !st.ok()) return st;
   rocksdb::WriteOptions wo;
   if (batch.bytes() < kDirectFlushBytes) {
     wo.sync = true;

@@ -63,12 +63,18 @@ struct StoredProgress {
 class StateStore {
  public:
   static constexpr uint32_t kFormatVersion = 1;
+  // A write is handed to RocksDB only when the state dir's file system
+  // keeps this much free beyond it (see CheckSpace in state_store.cc).
+  static constexpr uint64_t kMinFreeBytes = 4 << 20;
 
   // Opens STATE_DIR/db, creating it when missing (unless `read_only`).
   // Errors name the path: a directory that is not a vigil state dir, a
   // format this vigil does not know, corruption, a lock held by another
-  // process.
-  static Result<std::unique_ptr<StateStore>> Open(const std::string& state_dir, bool read_only = false);
+  // process. `min_free_bytes` is a test seam: 0 hands every write to
+  // RocksDB whatever the free space (fault tests that make RocksDB itself
+  // meet a full disk).
+  static Result<std::unique_ptr<StateStore>> Open(const std::string& state_dir, bool read_only = false,
+                                                  uint64_t min_free_bytes = kMinFreeBytes);
   // Deletes the database of STATE_DIR (`--reset-state`); the rest of the
   // directory (dead letters) stays.
   static Status Destroy(const std::string& state_dir);
