@@ -20,8 +20,16 @@
 // once); they sort right after their key's state blob. A checkpoint is one
 // WriteBatch (see Commit).
 //
-// Thread-safety: RocksDB's: reads and Commit may run on different threads;
-// Batch is single-threaded.
+// Failures: a write, flush or compaction that fails inside RocksDB (a disk
+// another process filled after the free-space check) returns an IoError
+// and closes the database; the next operation reopens it, which succeeds
+// once space returns. Until then every operation fails cleanly. After a
+// reopen the store holds exactly what was durable: a failed write is
+// either all there (its log record had been written) or not at all.
+//
+// Thread-safety: reads, Commit and WriteOutbox may run on different
+// threads (closing and reopening wait for the operations in flight); Batch
+// is single-threaded.
 #pragma once
 
 #include <cstdint>
