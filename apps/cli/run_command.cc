@@ -316,7 +316,14 @@ int RunEngine(const RunArgs& a) {
     }
     logger.Log(LogLevel::kWarn, "--reset-state: the stored state in " + state_dir + " was deleted; starting over");
   }
-  auto opened = StateStore::Open(state_dir);
+  // Test seam (tests/faults/rocksdb_write_error_test.sh): the free space a
+  // state write must leave; 0 hands every write to RocksDB, so that RocksDB
+  // itself meets a disk another process filled.
+  uint64_t min_free = StateStore::kMinFreeBytes;
+  if (const char* v = std::getenv("VIGIL_TEST_STATE_MIN_FREE_BYTES"); v != nullptr && *v != '\0') {
+    min_free = std::strtoull(v, nullptr, 10);
+  }
+  auto opened = StateStore::Open(state_dir, /*read_only=*/false, min_free);
   if (!opened.ok()) {
     std::fprintf(stderr, "vigil run: %s\n", opened.status().message().c_str());
     return kExitRuntime;

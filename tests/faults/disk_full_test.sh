@@ -4,9 +4,8 @@
 # is not permitted), kept full while messages keep coming — full for vigil:
 # about 2 MiB stay free, below the 4 MiB every state write must leave, so
 # vigil refuses each write itself. (A disk filled to the last byte by
-# another process between vigil's check and RocksDB's write can still make
-# Debian's assert-enabled RocksDB abort: docs/durability.md, open in the
-# hardening issue.)
+# another process between vigil's check and RocksDB's write, so that
+# RocksDB's own writes fail: rocksdb_write_error_test.sh.)
 #  - checkpoints (RocksDB writes) fail, are counted in
 #    vigil_checkpoints_total{result="failed"}, logged at most once every
 #    10 s, and retried;

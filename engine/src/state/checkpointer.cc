@@ -102,6 +102,7 @@ Status Checkpointer::Write(const StoredProgress& progress, const std::vector<Sto
   Status st = store_->Commit(pending_);
   if (!st.ok()) {
     failed_.fetch_add(1, std::memory_order_relaxed);
+    unsure_ = p;
     return st;
   }
   pending_.Clear();
@@ -123,6 +124,19 @@ Status Checkpointer::Write(const StoredProgress& progress, const std::vector<Sto
   return Status::Ok();
 }
 
+Status Checkpointer::Reconcile() {
+  if (!unsure_) return Status::Ok();
+  Result<std::optional<StoredProgress>> stored = store_->Progress();
+  if (!stored.ok()) return stored.status();
+  const std::optional<StoredProgress>& s = *stored;
+  if (s && s->checkpoint == unsure_->checkpoint && s->written_ms == unsure_->written_ms &&
+      s->watermark == unsure_->watermark && s->start_ts == unsure_->start_ts) {
+    pending_.Clear();  // the failed commit is durable after all
+  }
+  unsure_.reset();
+  return Status::Ok();
+}
+
 void Checkpointer::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
@@ -136,11 +150,15 @@ void Checkpointer::Loop() {
     const uint64_t id = id_;
     const double begun = begun_s_;
     lock.unlock();
+    const Status known = Reconcile();
     for (const auto& d : deltas) AddDelta(d);
     if (!synced) {
       failed_.fetch_add(1, std::memory_order_relaxed);
       LogFailure(id, "skipped: a sink could not make its alerts durable; its state is written with the next "
                      "checkpoint");
+    } else if (!known.ok()) {
+      failed_.fetch_add(1, std::memory_order_relaxed);
+      LogFailure(id, "failed (retried with the next one): " + known.message());
     } else {
       Status st = Write(progress, sources, begun);
       if (!st.ok()) {
@@ -186,10 +204,15 @@ Status Checkpointer::CommitFinal(StoredProgress progress, std::vector<StoredSour
                                  const StateDelta& final_delta, bool alerts_synced) {
   WaitIdle();
   const double begun = SteadySeconds();
+  const Status known = Reconcile();
   AddDelta(final_delta);
   if (!alerts_synced) {
     failed_.fetch_add(1, std::memory_order_relaxed);
     return Status::IoError("final checkpoint not written: a sink could not make its alerts durable");
+  }
+  if (!known.ok()) {
+    failed_.fetch_add(1, std::memory_order_relaxed);
+    return known;
   }
   Status st = Write(progress, sources, begun);
   if (!st.ok()) return st;

@@ -83,6 +83,14 @@ class Checkpointer final : public CheckpointListener {
   void LogFailure(uint64_t id, const std::string& why);
   void LogRecovered(uint64_t id);
   Status Write(const StoredProgress& progress, const std::vector<StoredSource>& sources, double started_s);
+  // Before new changes join pending_: after a failed commit, asks the store
+  // whether that commit became durable all the same (its log record was
+  // written before the error, or the store flushed it when it closed; the
+  // progress record it carried tells); if so pending_ is dropped, since
+  // writing it again would apply its part appends twice. Fails while the
+  // store cannot tell (closed, disk still full): nothing may be committed
+  // then.
+  Status Reconcile();
 
   StateStore* store_;
   const std::vector<std::shared_ptr<const Rule>>& rules_;
@@ -103,6 +111,7 @@ class Checkpointer final : public CheckpointListener {
   bool alerts_synced_ = false;
   double begun_s_ = 0;
   StateStore::Batch pending_;  // state changes not yet durable (failed checkpoints carry over)
+  std::optional<StoredProgress> unsure_;  // progress of the last failed commit, until Reconcile
   std::optional<std::vector<StoredSource>> durable_;  // positions of the last durable checkpoint, not yet taken
   std::atomic<bool> durable_ready_{false};
   std::thread thread_;

@@ -7,10 +7,20 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/time.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
+#include <mutex>
+#include <shared_mutex>
 
 #include "vigil/engine/codec.h"
 
@@ -49,25 +59,102 @@ std::string PartKey(std::string_view rule, const std::vector<std::string>& value
 
 std::string DbPath(const std::string& state_dir) { return state_dir + "/db"; }
 
-// A write that fails for lack of space puts RocksDB in an error state it
-// leaves by itself only once a whole write buffer (32 MiB) is free again,
-// and in which Debian's RocksDB (assertions on) may abort
-// (tests/faults/disk_full_test.sh). So the store does not hand RocksDB a
-// write unless the file system keeps this much free beyond it (RocksDB
-// preallocates its write-ahead log, so this is room for the files it adds).
-constexpr uint64_t kMinFreeBytes = 4 << 20;
+// RocksDB's info log (STATE_DIR/db/LOG), written with plain write(2).
+// RocksDB's own file logger writes through a WritableFileWriter, which,
+// once one of its writes failed (a full disk), asserts on its next use:
+// Debian's RocksDB is built with assertions, so the next log line -- the
+// report of the failed write itself, or "shutdown" at SIGTERM -- aborted
+// vigil (WritableFileWriter::AssertFalseAndGetStatusForPrevError under
+// EnvLogger::Logv). Here a line that cannot be written is dropped. The
+// file is renamed LOG.old when it passes 4 MiB (one old file kept).
+class InfoLog final : public rocksdb::Logger {
+ public:
+  InfoLog(std::string path, bool rotate_now) : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL), path_(std::move(path)) {
+    if (rotate_now) Rotate();
+    OpenFile();
+  }
+  ~InfoLog() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
 
-// OK when the file system of `path` has room for `bytes` plus
-// kMinFreeBytes, or when it cannot tell; otherwise an IoError saying so,
-// and nothing is handed to RocksDB.
-Status CheckSpace(const std::string& path, size_t bytes) {
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char head[64];
+    struct timeval now {};
+    gettimeofday(&now, nullptr);
+    struct tm t {};
+    localtime_r(&now.tv_sec, &t);
+    const int h = std::snprintf(head, sizeof head, "%04d/%02d/%02d-%02d:%02d:%02d.%06ld ", t.tm_year + 1900,
+                                t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+                                static_cast<long>(now.tv_usec));
+    std::string line(head, h > 0 ? static_cast<size_t>(h) : 0);
+    char body[1024];
+    va_list copy;
+    va_copy(copy, ap);
+    const int n = std::vsnprintf(body, sizeof body, format, ap);
+    if (n < 0) {
+      va_end(copy);
+      return;
+    }
+    if (static_cast<size_t>(n) < sizeof body) {
+      line.append(body, static_cast<size_t>(n));
+    } else {
+      std::string big(static_cast<size_t>(n) + 1, '\0');
+      std::vsnprintf(big.data(), big.size(), format, copy);
+      big.resize(static_cast<size_t>(n));
+      line += big;
+    }
+    va_end(copy);
+    if (line.empty() || line.back() != '\n') line.push_back('\n');
+    std::lock_guard<std::mutex> lock(mu_);
+    if (written_ > kRotateBytes) {
+      if (fd_ >= 0) ::close(fd_);
+      Rotate();
+      OpenFile();
+    }
+    if (fd_ < 0) return;
+    const ssize_t w = ::write(fd_, line.data(), line.size());
+    if (w > 0) written_ += static_cast<uint64_t>(w);  // a short or failed write (full disk): dropped
+  }
+
+ private:
+  static constexpr uint64_t kRotateBytes = 4 << 20;
+  void Rotate() { (void)std::rename(path_.c_str(), (path_ + ".old").c_str()); }
+  void OpenFile() {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    written_ = 0;
+    struct stat st {};
+    if (fd_ >= 0 && fstat(fd_, &st) == 0) written_ = static_cast<uint64_t>(st.st_size);
+  }
+
+  std::string path_;
+  std::mutex mu_;
+  int fd_ = -1;
+  uint64_t written_ = 0;
+};
+
+// A write that fails for lack of space puts RocksDB in an error state (see
+// Impl below: the store then closes and reopens the database). So the
+// store does not hand RocksDB a write unless the file system keeps
+// StateStore::kMinFreeBytes free beyond it (RocksDB preallocates its
+// write-ahead log, so this is room for the files it adds); another process
+// can still fill the disk after this check (tests/faults/
+// rocksdb_write_error_test.sh).
+
+// OK when the file system of `path` has room for `bytes` plus `min_free`,
+// or when it cannot tell; otherwise an IoError saying so, and nothing is
+// handed to RocksDB.
+Status CheckSpace(const std::string& path, size_t bytes, uint64_t min_free) {
+  if (min_free == 0) return Status::Ok();
   struct statvfs fs {};
   if (statvfs(path.c_str(), &fs) != 0) return Status::Ok();
   const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
-  if (free_bytes >= kMinFreeBytes + bytes) return Status::Ok();
+  if (free_bytes >= min_free + bytes) return Status::Ok();
   return Status::IoError(path + ": no space left for the state: " + std::to_string(free_bytes >> 10) +
-                         " KiB free, a write of " + std::to_string(bytes >> 10) +
-                         " KiB must leave 4 MiB free; not written");
+                         " KiB free, a write of " + std::to_string(bytes >> 10) + " KiB must leave " +
+                         (min_free % (1 << 20) == 0 ? std::to_string(min_free >> 20) + " MiB"
+                                                    : std::to_string(min_free >> 10) + " KiB") +
+                         " free; not written");
 }
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
@@ -141,8 +228,91 @@ std::string_view ToView(const rocksdb::Slice& s) { return std::string_view(s.dat
 
 }  // namespace
 
+// The database handle, closed after a write failed inside RocksDB and
+// reopened by the next operation.
+//
+// Why: a write that fails inside RocksDB (ENOSPC on its log, a table file
+// or the manifest: another process filled the disk after CheckSpace) leaves
+// RocksDB in a background-error state that it leaves by itself only once a
+// whole write buffer (32 MiB) is free again, with file writers that saw the
+// error, which Debian's assert-enabled RocksDB must not use again. Closing
+// the handle at once drops them; reopening replays what is durable (the
+// log up to the failed record) into a fresh handle with new writers. So
+// after a failure the store holds exactly what is durable, and what a
+// failed write left in memory is gone (see Checkpointer::Reconcile).
+//
+// Locking: operations share `mu`; closing and reopening take it alone.
 struct StateStore::Impl {
-  std::unique_ptr<rocksdb::DB> db;
+  std::string path;
+  bool read_only = false;
+  uint64_t min_free_bytes = StateStore::kMinFreeBytes;
+  rocksdb::Options options;
+
+  mutable std::shared_mutex mu;
+  mutable std::unique_ptr<rocksdb::DB> db;  // null: closed after a failed write
+  mutable uint64_t generation = 0;          // incremented by each reopen
+  mutable std::string closed_because;       // the failure that closed it
+  mutable std::chrono::steady_clock::time_point retry_at{};  // after a failed reopen: not before
+
+  // Runs `op(db)` on the open database (reopened first when a failed write
+  // closed it); returns what `op` returns.
+  template <class Op>
+  Status Read(Op&& op) const {
+    std::shared_lock<std::shared_mutex> lock(mu);
+    while (db == nullptr) {
+      lock.unlock();
+      if (Status st = Reopen(); !st.ok()) return st;
+      lock.lock();
+    }
+    return op(*db);
+  }
+
+  // Runs a write, flush or compaction `op(db)` like Read; when it fails,
+  // closes the database (see above) and returns the failure as a Status.
+  template <class Op>
+  Status Write(Op&& op, const std::string& what) {
+    std::shared_lock<std::shared_mutex> lock(mu);
+    while (db == nullptr) {
+      lock.unlock();
+      if (Status st = Reopen(); !st.ok()) return st;
+      lock.lock();
+    }
+    const uint64_t gen = generation;
+    const rocksdb::Status s = op(*db);
+    if (s.ok()) return Status::Ok();
+    lock.unlock();
+    CloseAfterFailure(gen, s);
+    return FromRocks(s, what);
+  }
+
+  void CloseAfterFailure(uint64_t gen, const rocksdb::Status& s) {
+    std::unique_lock<std::shared_mutex> lock(mu);
+    if (db == nullptr || generation != gen) return;  // another failure closed it first
+    (void)db->Close();  // reports the failure again; writes nothing it had not made durable
+    db.reset();
+    closed_because = s.ToString();
+    retry_at = {};
+  }
+
+  Status Reopen() const {
+    std::unique_lock<std::shared_mutex> lock(mu);
+    if (db != nullptr) return Status::Ok();
+    const std::string closed = path + ": the state database was closed after a failed write (" + closed_because + ")";
+    const auto now = std::chrono::steady_clock::now();
+    if (now < retry_at) return Status::IoError(closed + "; reopened when space returns");
+    retry_at = now + std::chrono::seconds(1);
+    if (Status st = CheckSpace(path, 0, min_free_bytes); !st.ok()) {
+      return Status::IoError(closed + "; not reopened yet: " + st.message());
+    }
+    rocksdb::DB* raw = nullptr;
+    const rocksdb::Status s =
+        read_only ? rocksdb::DB::OpenForReadOnly(options, path, &raw) : rocksdb::DB::Open(options, path, &raw);
+    if (!s.ok()) return FromRocks(s, closed + "; reopening it failed");
+    db.reset(raw);
+    ++generation;
+    retry_at = {};
+    return Status::Ok();
+  }
 };
 
 struct StateStore::Batch::Impl {
@@ -247,13 +417,13 @@ bool StateStore::ForEachPart(std::string_view parts,
 
 namespace {
 // A db directory that RocksDB began to create and never finished: no
-// CURRENT, and only the files of a creation in progress (LOCK, LOG, IDENTITY,
+// CURRENT, and only the files of a creation in progress (LOCK, LOG*, IDENTITY,
 // *.dbtmp), no manifest, table or log file that could hold data.
 bool InterruptedCreation(const std::string& path) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
     const std::string name = entry.path().filename().string();
-    const bool creation_file = name == "LOCK" || name == "LOG" || name == "IDENTITY" ||
+    const bool creation_file = name == "LOCK" || name.starts_with("LOG") || name == "IDENTITY" ||
                                (name.size() > 6 && name.compare(name.size() - 6, 6, ".dbtmp") == 0);
     if (!creation_file) return false;
   }
@@ -261,7 +431,8 @@ bool InterruptedCreation(const std::string& path) {
 }
 }  // namespace
 
-Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_dir, bool read_only) {
+Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_dir, bool read_only,
+                                                     uint64_t min_free_bytes) {
   const std::string path = DbPath(state_dir);
   const std::string what = "state dir '" + state_dir + "'";
   std::error_code ec;
@@ -280,10 +451,15 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_di
   }
   if (!exists && read_only) return Status::NotFound(what + ": no state database at '" + path + "'");
   if (!exists) {
-    std::filesystem::create_directories(state_dir, ec);
+    // The db directory too: the info log lives there from the start.
+    std::filesystem::create_directories(path, ec);
     if (ec) return Status::IoError(what + ": cannot create it: " + ec.message());
   }
-  rocksdb::Options options;
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->read_only = read_only;
+  impl->min_free_bytes = min_free_bytes;
+  rocksdb::Options& options = impl->options;
   options.create_if_missing = !read_only;
   options.paranoid_checks = true;
   // Small memtables and a bounded log keep the WAL replayed after a crash
@@ -291,9 +467,11 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_di
   options.write_buffer_size = 32 << 20;
   options.max_write_buffer_number = 3;
   options.max_total_wal_size = 64 << 20;
-  options.keep_log_file_num = 3;
-  options.max_log_file_size = 4 << 20;
   options.IncreaseParallelism(2);
+  // Not RocksDB's own file logger: it aborts vigil once a disk was full
+  // (InfoLog above). A new LOG per start, the previous one kept as LOG.old.
+  options.info_log = std::make_shared<InfoLog>(path + "/LOG", /*rotate_now=*/!read_only);
+  options.info_log_level = rocksdb::InfoLogLevel::INFO_LEVEL;
   // Checkpoints overwrite the same keys every second: compressing what the
   // next compaction discards costs CPU the pipeline needs.
   options.compression = rocksdb::kNoCompression;
@@ -312,7 +490,6 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_di
     }
     return FromRocks(s, what);
   }
-  auto impl = std::make_unique<Impl>();
   impl->db.reset(raw);
   std::string format;
   s = impl->db->Get(rocksdb::ReadOptions(), kFormatKey, &format);
@@ -365,15 +542,17 @@ StateStore::~StateStore() {
 
 Status StateStore::ScanPrefix(char prefix, const std::function<bool(std::string_view name, std::string_view value)>& fn,
                               const char* what) const {
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
-  const std::string p(1, prefix);
-  for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
-    const std::string_view name = ToView(it->key()).substr(1);
-    if (!fn(name, ToView(it->value()))) {
-      return Status::Corruption(path_ + ": unreadable " + what + " record '" + std::string(name) + "'");
+  return impl_->Read([&](rocksdb::DB& db) {
+    std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
+    const std::string p(1, prefix);
+    for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
+      const std::string_view name = ToView(it->key()).substr(1);
+      if (!fn(name, ToView(it->value()))) {
+        return Status::Corruption(path_ + ": unreadable " + what + " record '" + std::string(name) + "'");
+      }
     }
-  }
-  return FromRocks(it->status(), path_);
+    return FromRocks(it->status(), path_);
+  });
 }
 
 Result<std::vector<StoredRule>> StateStore::Rules() const {
@@ -398,10 +577,17 @@ Result<std::vector<StoredSource>> StateStore::Sources() const {
 
 Result<std::optional<StoredProgress>> StateStore::Progress() const {
   std::string v;
-  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), kProgressKey, &v);
-  if (s.IsNotFound()) return std::optional<StoredProgress>();
-  Status st = FromRocks(s, path_);
+  bool found = true;
+  Status st = impl_->Read([&](rocksdb::DB& db) {
+    rocksdb::Status s = db.Get(rocksdb::ReadOptions(), kProgressKey, &v);
+    if (s.IsNotFound()) {
+      found = false;
+      return Status::Ok();
+    }
+    return FromRocks(s, path_);
+  });
   if (!st.ok()) return st;
+  if (!found) return std::optional<StoredProgress>();
   StoredProgress p;
   if (!DecodeProgress(v, &p)) return Status::Corruption(path_ + ": unreadable progress record");
   return std::optional<StoredProgress>(p);
@@ -411,7 +597,8 @@ Status StateStore::ForEachKey(const KeyVisitor& fn, std::string_view only_rule) 
   rocksdb::ReadOptions ro;
   ro.fill_cache = false;
   ro.readahead_size = 2 << 20;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro));
+  return impl_->Read([&](rocksdb::DB& db) {
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(ro));
   std::string prefix(1, kStatePrefix);
   if (!only_rule.empty()) PutBytes(&prefix, only_rule);
   // A key's state blob is followed by its part records (its key + marker):
@@ -444,6 +631,7 @@ Status StateStore::ForEachKey(const KeyVisitor& fn, std::string_view only_rule) 
   }
   if (go_on) emit();
   return FromRocks(it->status(), path_);
+  });
 }
 
 Result<uint64_t> StateStore::CountKeys(std::string_view rule) const {
@@ -461,16 +649,16 @@ Status StateStore::DropRule(const std::string& rule) {
   PutBytes(&begin, rule);
   // Every record of the rule (key states and their parts) starts with `begin`.
   rocksdb::WriteBatch b;
-  {
-    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
+  Status st = impl_->Read([&](rocksdb::DB& db) {
+    std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
     for (it->Seek(begin); it->Valid() && it->key().starts_with(begin); it->Next()) b.Delete(it->key());
-    Status st = FromRocks(it->status(), path_);
-    if (!st.ok()) return st;
-  }
+    return FromRocks(it->status(), path_);
+  });
+  if (!st.ok()) return st;
   b.Delete(std::string(1, kRulePrefix) + rule);
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(impl_->db->Write(wo, &b), path_);
+  return impl_->Write([&](rocksdb::DB& db) { return db.Write(wo, &b); }, path_);
 }
 
 namespace {
@@ -487,30 +675,33 @@ Status StateStore::WriteOutbox(std::string_view sink, const std::vector<std::pai
   if (puts.empty() && deletes.empty()) return Status::Ok();
   size_t bytes = deletes.size() * 32;
   for (const auto& p : puts) bytes += p.second.size() + 32;
-  if (Status st = CheckSpace(path_, bytes); !st.ok()) return st;
+  if (Status st = CheckSpace(path_, bytes, impl_->min_free_bytes); !st.ok()) return st;
   rocksdb::WriteBatch b;
   for (uint64_t seq : deletes) b.Delete(OutboxKey(sink, seq));
   for (const auto& [seq, value] : puts) b.Put(OutboxKey(sink, seq), value);
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(impl_->db->Write(wo, &b), path_ + " (outbox of sink '" + std::string(sink) + "')");
+  return impl_->Write([&](rocksdb::DB& db) { return db.Write(wo, &b); },
+                      path_ + " (outbox of sink '" + std::string(sink) + "')");
 }
 
 Status StateStore::ForEachOutbox(std::string_view sink,
                                  const std::function<void(uint64_t seq, std::string_view value)>& fn) const {
   std::string prefix(1, kOutboxPrefix);
   PutBytes(&prefix, sink);
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    const rocksdb::Slice k = it->key();
-    if (k.size() != prefix.size() + 8) {
-      return Status::Corruption(path_ + ": malformed outbox record of sink '" + std::string(sink) + "'");
+  return impl_->Read([&](rocksdb::DB& db) {
+    std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      const rocksdb::Slice k = it->key();
+      if (k.size() != prefix.size() + 8) {
+        return Status::Corruption(path_ + ": malformed outbox record of sink '" + std::string(sink) + "'");
+      }
+      uint64_t seq = 0;
+      for (size_t i = prefix.size(); i < k.size(); ++i) seq = (seq << 8) | static_cast<unsigned char>(k[i]);
+      fn(seq, std::string_view(it->value().data(), it->value().size()));
     }
-    uint64_t seq = 0;
-    for (size_t i = prefix.size(); i < k.size(); ++i) seq = (seq << 8) | static_cast<unsigned char>(k[i]);
-    fn(seq, std::string_view(it->value().data(), it->value().size()));
-  }
-  return FromRocks(it->status(), path_);
+    return FromRocks(it->status(), path_);
+  });
 }
 
 Result<std::map<std::string, uint64_t>> StateStore::OutboxDepths() const {
@@ -531,7 +722,7 @@ Status StateStore::PutRules(const std::vector<StoredRule>& rules) {
   for (const auto& r : rules) b.Put(std::string(1, kRulePrefix) + r.name, EncodeRule(r));
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(impl_->db->Write(wo, &b), path_);
+  return impl_->Write([&](rocksdb::DB& db) { return db.Write(wo, &b); }, path_);
 }
 
 // A small checkpoint goes through the write-ahead log (one synced append).
@@ -540,33 +731,46 @@ Status StateStore::PutRules(const std::vector<StoredRule>& rules) {
 // once instead of twice, and a crash leaves no log to replay, so restart
 // time stays that of a clean stop. Either way the checkpoint is atomic: a
 // batch lands in one memtable, and a flush installs all of it or nothing.
-// A failed flush leaves the batch in the memtable but not durable; the
-// checkpointer writes the same changes again with the next checkpoint.
+// A failed write or flush closes the database (Impl): what it left in the
+// memtable is dropped, unless closing flushed it; the checkpointer finds out
+// which from the stored progress (Checkpointer::Reconcile) before it writes
+// the same changes again with the next checkpoint.
 Status StateStore::Commit(Batch& batch) {
   constexpr size_t kDirectFlushBytes = 8 << 20;
-  if (Status st = CheckSpace(path_, batch.bytes()); !st.ok()) return st;
+  if (Status st = CheckSpace(path_, batch.bytes(), impl_->min_free_bytes); !st.ok()) return st;
   rocksdb::WriteOptions wo;
-  if (batch.bytes() < kDirectFlushBytes) {
+  const bool direct = batch.bytes() >= kDirectFlushBytes;
+  if (direct) {
+    wo.disableWAL = true;
+  } else {
     wo.sync = true;
-    return FromRocks(impl_->db->Write(wo, &batch.impl_->batch), path_);
   }
-  wo.disableWAL = true;
-  Status st = FromRocks(impl_->db->Write(wo, &batch.impl_->batch), path_);
-  if (!st.ok()) return st;
-  return Flush();
+  return impl_->Write([&](rocksdb::DB& db) {
+    rocksdb::Status s = db.Write(wo, &batch.impl_->batch);
+    if (s.ok() && direct) {
+      rocksdb::FlushOptions fo;
+      fo.wait = true;
+      s = db.Flush(fo);
+    }
+    return s;
+  }, path_);
 }
 
 Status StateStore::Flush() {
-  rocksdb::FlushOptions fo;
-  fo.wait = true;
-  return FromRocks(impl_->db->Flush(fo), path_);
+  return impl_->Write([](rocksdb::DB& db) {
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    return db.Flush(fo);
+  }, path_);
 }
 
 Status StateStore::Compact() {
-  std::string l0;
-  if (!impl_->db->GetProperty("rocksdb.num-files-at-level0", &l0) || std::atoi(l0.c_str()) < 2) return Status::Ok();
-  rocksdb::CompactRangeOptions o;
-  return FromRocks(impl_->db->CompactRange(o, nullptr, nullptr), path_);
+  return impl_->Write([](rocksdb::DB& db) {
+    std::string l0;
+    if (!db.GetProperty("rocksdb.num-files-at-level0", &l0) || std::atoi(l0.c_str()) < 2) return rocksdb::Status::OK();
+    rocksdb::CompactRangeOptions o;
+    return db.CompactRange(o, nullptr, nullptr);
+  }, path_);
 }
 
 }  // namespace vigil

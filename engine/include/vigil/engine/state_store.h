@@ -20,8 +20,16 @@
 // once); they sort right after their key's state blob. A checkpoint is one
 // WriteBatch (see Commit).
 //
-// Thread-safety: RocksDB's: reads and Commit may run on different threads;
-// Batch is single-threaded.
+// Failures: a write, flush or compaction that fails inside RocksDB (a disk
+// another process filled after the free-space check) returns an IoError
+// and closes the database; the next operation reopens it, which succeeds
+// once space returns. Until then every operation fails cleanly. After a
+// reopen the store holds exactly what was durable: a failed write is
+// either all there (its log record had been written) or not at all.
+//
+// Thread-safety: reads, Commit and WriteOutbox may run on different
+// threads (closing and reopening wait for the operations in flight); Batch
+// is single-threaded.
 #pragma once
 
 #include <cstdint>
@@ -63,12 +71,18 @@ struct StoredProgress {
 class StateStore {
  public:
   static constexpr uint32_t kFormatVersion = 1;
+  // A write is handed to RocksDB only when the state dir's file system
+  // keeps this much free beyond it (see CheckSpace in state_store.cc).
+  static constexpr uint64_t kMinFreeBytes = 4 << 20;
 
   // Opens STATE_DIR/db, creating it when missing (unless `read_only`).
   // Errors name the path: a directory that is not a vigil state dir, a
   // format this vigil does not know, corruption, a lock held by another
-  // process.
-  static Result<std::unique_ptr<StateStore>> Open(const std::string& state_dir, bool read_only = false);
+  // process. `min_free_bytes` is a test seam: 0 hands every write to
+  // RocksDB whatever the free space (fault tests that make RocksDB itself
+  // meet a full disk).
+  static Result<std::unique_ptr<StateStore>> Open(const std::string& state_dir, bool read_only = false,
+                                                  uint64_t min_free_bytes = kMinFreeBytes);
   // Deletes the database of STATE_DIR (`--reset-state`); the rest of the
   // directory (dead letters) stays.
   static Status Destroy(const std::string& state_dir);
