@@ -7,6 +7,7 @@
 #  2. latency: 10,000 probes/s through vigil to its MQTT sink
 #     (build/bench/vigil_mqtt_latency): publish -> alert received, p50/p99.
 #   bench/mqtt/mqtt_bench.sh [BUILD_DIR] [MESSAGES] [QOS] [PROBES_PER_SECOND]
+# MESSAGES 0 skips part 1 (to repeat only the latency measurement).
 set -u
 build=$(realpath "${1:-build}")
 n=${2:-300000}
@@ -65,6 +66,7 @@ pids+=("$vpid")
 received() { curl -sf "http://127.0.0.1:$hport/metrics" | awk '$1 == "vigil_messages_received_total{source=\"mqtt\"}" {print $2}'; }
 for _ in $(seq 100); do [ "$(received)" = 0 ] && break; sleep 0.1; done
 
+if [ "$n" -gt 0 ]; then
 echo "== throughput: $n messages, QoS $qos, one publisher, two subscribers side by side"
 mosquitto_sub -p "$port" -q "$qos" -t 'entrepot/+/+/v1' -C "$n" >/dev/null &
 spid=$!
@@ -87,6 +89,7 @@ vigil_rate=$(awk -v n="$n" -v t=$((vigil_done - t0)) 'BEGIN{printf "%.0f", n * 1
 echo "mosquitto_sub (does nothing): $sub_rate msg/s"
 echo "vigil run (parse + 3 rules):  $vigil_rate msg/s"
 awk -v a="$vigil_rate" -v b="$sub_rate" 'BEGIN{printf "vigil / plain subscriber: %.1f %%\n", 100 * a / b}'
+fi
 
 echo "== latency: $lat_rate probes/s for 10 s, publish -> alert delivered by vigil's MQTT sink"
 "$build/bench/vigil_mqtt_latency" "tcp://127.0.0.1:$port" "$lat_rate" 10 100 probe 'alerts/probe/#'

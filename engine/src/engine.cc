@@ -256,6 +256,7 @@ Status Engine::Run() {
   }
   Status start = pipeline.Start();
   if (!start.ok()) return start;
+  inbox_.SetWaker([&pipeline] { pipeline.WakeAlertThread(); });
   {
     std::lock_guard<std::mutex> lock(live_mu_);
     live_pipeline_ = &pipeline;
@@ -316,6 +317,7 @@ Status Engine::Run() {
     }
   }
   const bool all_done = finished == sources_.size() && !stop_.load(std::memory_order_relaxed);
+  inbox_.SetWaker(nullptr);
   pipeline.Finish(router.watermark, all_done && options_.close_windows_at_end);
   FinishForwarding(&router, all_done && options_.close_windows_at_end);
   // Manual alerts that arrived after the alert thread's last turn; later

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <deque>
+#include <functional>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -140,6 +143,174 @@ TEST(OutboxSinkTest, DeliversInOrderThroughAnOutage) {
   ASSERT_FALSE(m.empty());
   EXPECT_EQ(m[0].name, "vigil_outbox_depth");
   EXPECT_EQ(m[0].value, 0);
+}
+
+// A PipelinedSink the test drives: it records every Send (seq and id), the
+// test confirms or fails them, and it tracks the most it ever had unconfirmed.
+class ManualPipelinedSink final : public Sink, public PipelinedSink {
+ public:
+  ManualPipelinedSink(size_t window, int64_t timeout_ms) : window_(window), timeout_ms_(timeout_ms) {}
+  const std::string& name() const override { return name_; }
+  Status Write(const AlertView&) override { return Status::IoError("not used"); }
+  Status Flush() override { return Status::IoError("not used"); }
+  void SetNotifier(std::function<void()> notify) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    notify_ = std::move(notify);
+  }
+  Status Send(const AlertView& a, uint64_t seq) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    sends_.push_back(a.id);
+    seqs_.push_back(seq);
+    unconfirmed_.push_back(seq);
+    max_unconfirmed_ = std::max(max_unconfirmed_, unconfirmed_.size());
+    return Status::Ok();
+  }
+  Result<uint64_t> Confirmed() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!error_.ok()) return error_;
+    return confirmed_;
+  }
+  void Restart() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++restarts_;
+    error_ = Status::Ok();
+    confirmed_ = 0;
+    unconfirmed_.clear();
+  }
+  size_t window() const override { return window_; }
+  int64_t timeout_ms() const override { return timeout_ms_; }
+
+  // Test side: confirms the `n` oldest unconfirmed sends, or fails the attempt.
+  void Confirm(size_t n) {
+    std::function<void()> notify;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (size_t i = 0; i < n && !unconfirmed_.empty(); ++i) {
+        confirmed_ = unconfirmed_.front();
+        unconfirmed_.pop_front();
+      }
+      notify = notify_;
+    }
+    notify();
+  }
+  void Fail() {
+    std::function<void()> notify;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      error_ = Status::IoError("connection lost");
+      notify = notify_;
+    }
+    notify();
+  }
+  size_t unconfirmed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return unconfirmed_.size();
+  }
+  std::vector<std::string> sends() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sends_;
+  }
+  size_t max_unconfirmed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return max_unconfirmed_;
+  }
+  int restarts() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return restarts_;
+  }
+
+ private:
+  std::string name_ = "pipelined";
+  size_t window_;
+  int64_t timeout_ms_;
+  std::mutex mu_;
+  std::function<void()> notify_;
+  std::vector<std::string> sends_;
+  std::vector<uint64_t> seqs_;
+  std::deque<uint64_t> unconfirmed_;
+  size_t max_unconfirmed_ = 0;
+  uint64_t confirmed_ = 0;
+  Status error_ = Status::Ok();
+  int restarts_ = 0;
+};
+
+std::vector<std::string> Ids(std::initializer_list<int> ids) {
+  std::vector<std::string> out;
+  for (int i : ids) out.push_back("id" + std::to_string(i));
+  return out;
+}
+
+TEST(OutboxPipelinedTest, SendsAheadOfConfirmationsAndRemovesWhatIsConfirmed) {
+  auto inner = std::make_unique<ManualPipelinedSink>(100, 60000);
+  ManualPipelinedSink* sink = inner.get();
+  OutboxSink outbox(std::move(inner), nullptr, FastRetries(), nullptr);
+  ASSERT_TRUE(outbox.Start().ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(outbox.Write(MakeAlert(i).view()).ok());
+  // All five go out although none is confirmed (batch is 3: not one batch per round trip).
+  ASSERT_TRUE(WaitUntil([&] { return sink->sends().size() == 5; }));
+  EXPECT_EQ(outbox.depth(), 5u);
+  sink->Confirm(3);
+  ASSERT_TRUE(WaitUntil([&] { return outbox.depth() == 2; }));
+  EXPECT_EQ(outbox.delivered(), 3u);
+  ASSERT_TRUE(outbox.Write(MakeAlert(5).view()).ok());  // sent while 3 and 4 still wait
+  ASSERT_TRUE(WaitUntil([&] { return sink->sends().size() == 6; }));
+  sink->Confirm(3);
+  ASSERT_TRUE(outbox.WaitEmpty(std::chrono::seconds(10)));
+  EXPECT_EQ(sink->sends(), Ids({0, 1, 2, 3, 4, 5}));  // each once, in order
+  EXPECT_EQ(outbox.delivered(), 6u);
+  EXPECT_EQ(outbox.failures(), 0u);
+}
+
+TEST(OutboxPipelinedTest, NeverMoreUnconfirmedThanTheWindow) {
+  auto inner = std::make_unique<ManualPipelinedSink>(2, 60000);
+  ManualPipelinedSink* sink = inner.get();
+  OutboxSink outbox(std::move(inner), nullptr, FastRetries(), nullptr);
+  ASSERT_TRUE(outbox.Start().ok());
+  for (int i = 0; i < 7; ++i) ASSERT_TRUE(outbox.Write(MakeAlert(i).view()).ok());
+  for (int round = 0; round < 7 && outbox.depth() > 0; ++round) {
+    ASSERT_TRUE(WaitUntil([&] { return sink->unconfirmed() == std::min<size_t>(2, outbox.depth()); }));
+    sink->Confirm(1);
+    ASSERT_TRUE(WaitUntil([&] { return outbox.depth() == static_cast<size_t>(6 - round); }));
+  }
+  ASSERT_TRUE(outbox.WaitEmpty(std::chrono::seconds(10)));
+  EXPECT_EQ(sink->max_unconfirmed(), 2u);
+  EXPECT_EQ(sink->sends(), Ids({0, 1, 2, 3, 4, 5, 6}));
+}
+
+TEST(OutboxPipelinedTest, AFailureResendsEverythingNotConfirmedInOrder) {
+  auto inner = std::make_unique<ManualPipelinedSink>(100, 60000);
+  ManualPipelinedSink* sink = inner.get();
+  OutboxSink outbox(std::move(inner), nullptr, FastRetries(), nullptr);
+  ASSERT_TRUE(outbox.Start().ok());
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(outbox.Write(MakeAlert(i).view()).ok());
+  ASSERT_TRUE(WaitUntil([&] { return sink->sends().size() == 4; }));
+  sink->Confirm(1);
+  ASSERT_TRUE(WaitUntil([&] { return outbox.depth() == 3; }));
+  sink->Fail();
+  ASSERT_TRUE(WaitUntil([&] { return sink->sends().size() == 7; }));  // 1, 2, 3 again after the backoff
+  EXPECT_EQ(sink->restarts(), 1);
+  EXPECT_EQ(outbox.failures(), 1u);
+  EXPECT_EQ(outbox.depth(), 3u);
+  sink->Confirm(3);
+  ASSERT_TRUE(outbox.WaitEmpty(std::chrono::seconds(10)));
+  EXPECT_EQ(sink->sends(), Ids({0, 1, 2, 3, 1, 2, 3}));
+  EXPECT_EQ(outbox.delivered(), 4u);
+}
+
+TEST(OutboxPipelinedTest, AnUnconfirmedAlertPastTheTimeoutIsSentAgain) {
+  auto inner = std::make_unique<ManualPipelinedSink>(100, 20);
+  ManualPipelinedSink* sink = inner.get();
+  OutboxSink outbox(std::move(inner), nullptr, FastRetries(), nullptr);
+  ASSERT_TRUE(outbox.Start().ok());
+  ASSERT_TRUE(outbox.Write(MakeAlert(0).view()).ok());
+  // Never confirmed: the attempt fails by itself, and the alert goes out again.
+  ASSERT_TRUE(WaitUntil([&] { return sink->sends().size() >= 2; }));
+  EXPECT_GE(outbox.failures(), 1u);
+  EXPECT_GE(sink->restarts(), 1);
+  EXPECT_EQ(outbox.depth(), 1u);
+  sink->Confirm(1);
+  ASSERT_TRUE(outbox.WaitEmpty(std::chrono::seconds(10)));
+  EXPECT_EQ(outbox.delivered(), 1u);
 }
 
 TEST(OutboxSinkTest, BoundedDropsTheOldestAndCountsThem) {

@@ -111,7 +111,16 @@ Status OutboxSink::Start() {
   }
   depth_.store(queue_.size(), std::memory_order_relaxed);
   started_ = true;
-  thread_ = std::thread([this] { DeliveryLoop(); });
+  if (auto* pipelined = dynamic_cast<PipelinedSink*>(inner_.get())) {
+    pipelined->SetNotifier([this] {
+      std::lock_guard<std::mutex> lock(mu_);
+      notified_ = true;
+      wake_.notify_all();
+    });
+    thread_ = std::thread([this, pipelined] { PipelinedLoop(pipelined); });
+  } else {
+    thread_ = std::thread([this] { DeliveryLoop(); });
+  }
   return Status::Ok();
 }
 
@@ -250,6 +259,98 @@ void OutboxSink::DeliveryLoop() {
     std::unique_lock<std::mutex> lock(mu_);
     wake_.wait_for(lock, std::chrono::milliseconds(backoff), [&] { return stopping_; });
     if (stopping_) return;
+    backoff = std::min(backoff * 2, options_.retry_max_ms);
+  }
+}
+
+size_t OutboxSink::ConfirmUpTo(uint64_t seq) {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  while (!queue_.empty() && queue_.front().seq <= seq) {
+    if (queue_.front().persisted) to_delete_.push_back(queue_.front().seq);
+    queue_.pop_front();
+    ++n;
+  }
+  depth_.store(queue_.size(), std::memory_order_relaxed);
+  delivered_.fetch_add(n, std::memory_order_relaxed);
+  if (queue_.empty()) empty_.notify_all();
+  return n;
+}
+
+void OutboxSink::PipelinedLoop(PipelinedSink* sink) {
+  using Clock = std::chrono::steady_clock;
+  int64_t backoff = options_.retry_min_ms;
+  bool failing = false;
+  uint64_t sent = 0;  // the last seq sent in this attempt (0: none)
+  std::deque<std::pair<uint64_t, Clock::time_point>> in_flight;  // sent, not confirmed, oldest first
+  std::vector<Entry> batch;
+  while (true) {
+    batch.clear();
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      const size_t window = std::max<size_t>(sink->window(), 1);
+      // Something to send: the newest entry was not sent yet (entries are in seq order).
+      auto ready = [&] {
+        return stopping_ || notified_ ||
+               (in_flight.size() < window && !queue_.empty() && queue_.back().seq > sent);
+      };
+      if (in_flight.empty()) {
+        wake_.wait(lock, ready);
+      } else {
+        wake_.wait_until(lock, in_flight.front().second + std::chrono::milliseconds(sink->timeout_ms()), ready);
+      }
+      if (stopping_) return;
+      notified_ = false;
+      const size_t room = window > in_flight.size() ? std::min(window - in_flight.size(), options_.batch) : 0;
+      for (size_t i = 0; i < queue_.size() && batch.size() < room; ++i) {
+        if (queue_[i].seq > sent) batch.push_back(Entry{queue_[i].seq, queue_[i].record, false});
+      }
+    }
+    Status st = Status::Ok();
+    for (const Entry& e : batch) {
+      std::unique_ptr<Decoded> d = Decode(e.record);
+      if (d == nullptr) continue;  // cannot happen: records are checked when loaded
+      st = sink->Send(d->view(), e.seq);
+      if (!st.ok()) break;
+      sent = e.seq;
+      in_flight.emplace_back(e.seq, Clock::now());
+    }
+    if (st.ok()) {
+      Result<uint64_t> confirmed = sink->Confirmed();
+      if (!confirmed.ok()) {
+        st = confirmed.status();
+      } else {
+        const uint64_t upto = *confirmed;
+        while (!in_flight.empty() && in_flight.front().first <= upto) in_flight.pop_front();
+        if (upto != 0 && ConfirmUpTo(upto) > 0 && failing) {
+          if (logger_ != nullptr) {
+            logger_->Log(LogLevel::kInfo, "sink '" + name() + "': delivering again; " + std::to_string(depth()) +
+                                              " alerts waiting in the outbox");
+          }
+          failing = false;
+          backoff = options_.retry_min_ms;
+        }
+      }
+    }
+    if (st.ok() && !in_flight.empty() &&
+        Clock::now() - in_flight.front().second > std::chrono::milliseconds(sink->timeout_ms())) {
+      st = Status::IoError("not confirmed within " + std::to_string(sink->timeout_ms()) + " ms");
+    }
+    if (st.ok()) continue;
+    // The attempt failed: start over from the oldest unconfirmed alert.
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    if (!failing && logger_ != nullptr) {
+      logger_->Log(LogLevel::kWarn, "sink '" + name() + "': " + st.message() + "; alerts wait in the outbox, retrying " +
+                                        "with backoff up to " + std::to_string(options_.retry_max_ms) + " ms");
+    }
+    failing = true;
+    sink->Restart();
+    in_flight.clear();
+    sent = 0;
+    std::unique_lock<std::mutex> lock(mu_);
+    wake_.wait_for(lock, std::chrono::milliseconds(backoff), [&] { return stopping_; });
+    if (stopping_) return;
+    notified_ = false;
     backoff = std::min(backoff * 2, options_.retry_max_ms);
   }
 }

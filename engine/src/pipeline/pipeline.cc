@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "pipeline/doorbell.h"
 #include "pipeline/event_batch.h"
 #include "pipeline/latest_table.h"
 #include "vigil/engine/relaxed_counter.h"
@@ -52,29 +53,33 @@ class DeltaWriter final : public KeyStateWriter {
 };
 }  // namespace
 
-// Pushes a shard's alerts into its alert ring (blocking when full).
+// Pushes a shard's alerts into its alert ring (blocking when full) and wakes
+// the alert thread if it sleeps.
 class Pipeline::AlertOutputImpl final : public AlertOutput {
  public:
-  explicit AlertOutputImpl(SpscRing<AlertRecord>* ring) : ring_(ring) {}
+  AlertOutputImpl(SpscRing<AlertRecord>* ring, Doorbell* bell) : ring_(ring), bell_(bell) {}
   void Emit(const AlertRecord& alert) noexcept override {
     ring_->Push(alert);
+    bell_->Ring();
     ++count_;
   }
   uint64_t count() const { return count_; }
 
  private:
   SpscRing<AlertRecord>* ring_;
+  Doorbell* bell_;
   uint64_t count_ = 0;
 };
 
 class Pipeline::Shard {
  public:
-  Shard(uint32_t index, const PipelineOptions& opt, const Schema& schema)
+  Shard(uint32_t index, const PipelineOptions& opt, const Schema& schema, Doorbell* alert_bell)
       : index_(index),
         in_(opt.ring_batches),
         free_(opt.ring_batches + 4),
         alerts_(opt.alert_ring),
-        output_(&alerts_) {
+        output_(&alerts_, alert_bell),
+        alert_bell_(alert_bell) {
     key_ttl_ms_ = opt.key_ttl_ms;
     checkpoints_ = opt.checkpoints;
     for (uint32_t i = 0; i < opt.ring_batches + 2; ++i) {
@@ -102,11 +107,13 @@ class Pipeline::Shard {
         marker.rule = kBarrierRule;
         marker.ts = static_cast<int64_t>(checkpoint);
         alerts_.Push(marker);
+        alert_bell_->Ring();
       }
       if (last || end) break;
     }
     done_ = true;
-    done->fetch_add(1, std::memory_order_release);
+    done->fetch_add(1, std::memory_order_seq_cst);
+    alert_bell_->Ring();
   }
 
   void Process(const EventBatch& b) {
@@ -199,6 +206,7 @@ class Pipeline::Shard {
   SpscRing<EventBatch*> free_;
   SpscRing<AlertRecord> alerts_;
   AlertOutputImpl output_;
+  Doorbell* alert_bell_;
   std::vector<std::unique_ptr<EventBatch>> batches_;
   std::vector<std::unique_ptr<RuleShard>> rules_;
   KeyStateArena arena_;
@@ -222,7 +230,8 @@ class Pipeline::Shard {
 
 Pipeline::Pipeline(const Schema& schema, TagInterner* tags, KeyTable* keys,
                    std::vector<std::shared_ptr<const Rule>> rules, PipelineOptions options, AlertConsumer* consumer)
-    : schema_(schema), tags_(tags), keys_(keys), rules_(std::move(rules)), options_(options), consumer_(consumer) {
+    : schema_(schema), tags_(tags), keys_(keys), rules_(std::move(rules)), options_(options), consumer_(consumer),
+      alert_bell_(std::make_unique<Doorbell>()) {
   if (options_.shards == 0) options_.shards = 1;
   if (options_.shards > 64) options_.shards = 64;
   for (uint32_t k = 0; k < schema_.keylist_count(); ++k) {
@@ -249,7 +258,7 @@ Status Pipeline::Create() {
     key_budgets_.push_back(std::make_unique<KeyBudget>(limit));
   }
   for (uint32_t s = 0; s < options_.shards; ++s) {
-    auto shard = std::make_unique<Shard>(s, options_, schema_);
+    auto shard = std::make_unique<Shard>(s, options_, schema_, alert_bell_.get());
     for (uint32_t r = 0; r < rules_.size(); ++r) {
       ShardContext ctx{s, options_.shards, r, keys_, tags_, &shard->arena_};
       ctx.logger = logger;
@@ -462,10 +471,19 @@ void Pipeline::AlertLoop() {
       continue;
     }
     consumer_->Idle();
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    // Sleep until a shard emits (or finishes) or the consumer gets work from
+    // elsewhere; the timeout is only a safety net.
+    alert_bell_->Wait(std::chrono::milliseconds(100), [&] {
+      for (auto& s : shards_) {
+        if (s->alerts_.SizeApprox() != 0) return true;
+      }
+      return shards_done_.load(std::memory_order_seq_cst) == shards_.size() || consumer_->HasPending();
+    });
   }
   consumer_->Idle();
 }
+
+void Pipeline::WakeAlertThread() { alert_bell_->Ring(); }
 
 Pipeline::ShardTelemetry Pipeline::Telemetry(uint32_t shard) const {
   ShardTelemetry t;

@@ -18,6 +18,16 @@
 // restarted engine (same ids): sinks may receive duplicates, never gaps.
 // Without a state store (no state dir) the outbox lives in memory.
 //
+// Pipelined delivery: when the inner sink is also a PipelinedSink (MQTT:
+// the broker acknowledges each publish), the delivery thread does not wait
+// for a batch's confirmations before sending the next alerts: it sends every
+// alert as soon as it is appended, keeps up to the sink's window() of them
+// unconfirmed, and removes them from the outbox as the sink confirms them,
+// in order. A failure (the sink reports one, or the oldest unconfirmed alert
+// waited longer than the sink's timeout_ms()) ends the attempt: after the
+// backoff, every alert not confirmed is sent again, oldest first (duplicates
+// possible, gaps not).
+//
 // Bound: at most `max_alerts` waiting (default 1,000,000); beyond that the
 // oldest are dropped, counted (vigil_outbox_dropped_total) and logged.
 //
@@ -30,6 +40,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -48,6 +59,31 @@ struct OutboxOptions {
   int64_t retry_min_ms = 100;        // Default: 100 ms, doubling
   int64_t retry_max_ms = 30000;      // Default: 30 s
   int64_t drain_timeout_ms = 5000;   // at shutdown, time given to deliver what is left
+};
+
+// An inner sink that confirms alerts one by one, asynchronously (an MQTT
+// broker's PUBACKs), so the outbox can keep several in flight (above).
+// Send/Confirmed/Restart are called from the outbox's delivery thread only;
+// the sink calls the notifier (from any thread, never while holding a lock
+// the delivery thread could wait for) whenever a confirmation or a failure
+// arrives.
+class PipelinedSink {
+ public:
+  virtual ~PipelinedSink() = default;
+  virtual void SetNotifier(std::function<void()> notify) = 0;
+  // Starts delivering `alert` as number `seq` (increasing within an attempt).
+  // An error ends the attempt.
+  virtual Status Send(const AlertView& alert, uint64_t seq) = 0;
+  // The highest seq confirmed together with everything sent before it in
+  // this attempt (0: none yet), or the error that ended the attempt (lost
+  // connection, refused publish).
+  virtual Result<uint64_t> Confirmed() = 0;
+  // Ends the attempt: forgets what is in flight; the outbox sends it again.
+  virtual void Restart() = 0;
+  // Unconfirmed alerts the sink accepts at once, and how long one may stay
+  // unconfirmed before the attempt counts as failed.
+  virtual size_t window() const = 0;
+  virtual int64_t timeout_ms() const = 0;
 };
 
 class OutboxSink final : public Sink {
@@ -100,6 +136,9 @@ class OutboxSink final : public Sink {
     bool persisted;
   };
   void DeliveryLoop();
+  void PipelinedLoop(PipelinedSink* sink);
+  // Removes the entries up to `seq` (confirmed) from the queue; returns how many.
+  size_t ConfirmUpTo(uint64_t seq);
 
   std::unique_ptr<Sink> inner_;
   StateStore* store_;
@@ -115,6 +154,7 @@ class OutboxSink final : public Sink {
   uint64_t next_seq_ = 1;
   bool stopping_ = false;
   bool started_ = false;
+  bool notified_ = false;  // PipelinedSink: a confirmation or failure arrived
 
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> failures_{0};

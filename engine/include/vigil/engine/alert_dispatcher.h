@@ -36,6 +36,7 @@ class AlertDispatcher final : public AlertConsumer {
   // Takes what the inbox holds (SetInbox) and Dispatch()es it.
   void Poll() override;
   void Idle() override;
+  bool HasPending() const override { return inbox_ != nullptr && inbox_->pending(); }
   bool Sync() override;
   // Before the pipeline starts: per rule, the open alerts restored from a
   // checkpoint (they count as active; their clears will come).

@@ -3,8 +3,9 @@
 //
 // Sinks are only ever called from the pipeline's alert thread, so another
 // thread never writes to them: it pushes the transition here and the alert
-// thread (AlertDispatcher::Poll) takes it on its next turn, within about
-// 200 µs when idle, and writes it to every sink like a rule's alert.
+// thread (AlertDispatcher::Poll) takes it on its next turn (Push wakes it
+// through the waker the engine sets, SetWaker) and writes it to every sink
+// like a rule's alert.
 //
 // Thread-safety: Push() from any thread; Take() and Close() from one thread
 // at a time (the alert thread, then the engine's after the pipeline
@@ -13,6 +14,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -51,9 +53,17 @@ class AlertInbox {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_ || queue_.size() >= kMaxPending) return false;
     queue_.push_back(std::move(alert));
-    pending_.store(true, std::memory_order_release);
+    pending_.store(true, std::memory_order_seq_cst);
+    if (waker_) waker_();  // under the lock: SetWaker(nullptr) waits for it
     return true;
   }
+  // Called by each Push (under the inbox's lock: it must not take it); null: none.
+  void SetWaker(std::function<void()> waker) {
+    std::lock_guard<std::mutex> lock(mu_);
+    waker_ = std::move(waker);
+  }
+  // Whether Take() would return something.
+  bool pending() const { return pending_.load(std::memory_order_seq_cst); }
 
   // Everything pushed so far, oldest first.
   std::vector<ExternalAlert> Take() {
@@ -80,6 +90,7 @@ class AlertInbox {
   std::vector<ExternalAlert> queue_;
   std::atomic<bool> pending_{false};
   bool closed_ = false;
+  std::function<void()> waker_;
 };
 
 }  // namespace vigil

@@ -46,6 +46,10 @@ class AlertConsumer {
   virtual void Poll() {}
   // Called when the alert thread found its rings empty (a good time to flush).
   virtual void Idle() {}
+  // Whether work from elsewhere is waiting (checked once more just before
+  // the alert thread sleeps; whoever adds such work calls
+  // Pipeline::WakeAlertThread()).
+  virtual bool HasPending() const { return false; }
   // A checkpoint needs every alert consumed so far to be durable in the
   // sinks (file sinks fsync, outboxes persist). Returns false on failure.
   virtual bool Sync() { return true; }
@@ -125,6 +129,8 @@ struct ShardStats {
   uint64_t evicted_keys = 0;    // (rule, key) states evicted after key_ttl of silence
 };
 
+class Doorbell;
+
 class Pipeline {
  public:
   Pipeline(const Schema& schema, TagInterner* tags, KeyTable* keys, std::vector<std::shared_ptr<const Rule>> rules,
@@ -165,6 +171,10 @@ class Pipeline {
 
   uint32_t shards() const { return options_.shards; }
 
+  // Any thread, while the pipeline runs: wakes the alert thread if it sleeps
+  // (it sleeps while its rings are empty; shards wake it when they emit).
+  void WakeAlertThread();
+
   // Live telemetry, readable from any thread while the pipeline runs
   // (relaxed counters, folded at scrape time).
   struct ShardTelemetry {
@@ -196,6 +206,7 @@ class Pipeline {
  private:
   class Shard;
   class AlertOutputImpl;
+  friend class AlertOutputImpl;
   EventBatch* Acquire(uint32_t shard);
   void Send(uint32_t shard, int64_t watermark, bool end_of_input);
   void AlertLoop();
@@ -215,6 +226,7 @@ class Pipeline {
   std::vector<uint32_t> series_order_;  // key lists by decreasing tag count: the first complete one is the series
   int64_t start_ts_ = kMinTime;
   std::thread alert_thread_;
+  std::unique_ptr<Doorbell> alert_bell_;  // the alert thread sleeps on it
   std::atomic<uint32_t> shards_done_{0};
   bool created_ = false;
   LatencyHistogram event_latency_;
