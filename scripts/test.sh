@@ -17,7 +17,7 @@ if [ "${1:-}" = "--tsan" ]; then
   cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIGIL_SANITIZE_THREAD=ON -DVIGIL_BUILD_TESTS=ON -DVIGIL_BUILD_BENCH=OFF >/dev/null
   cmake --build build-tsan -j"$(nproc)" --target pipeline_tests engine_tests
   export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-  ctest --test-dir build-tsan -R 'PipelineTest|SpscRingTest|AppendOnlyTableTest|LatestTableTest|LatestSeriesTest|EngineTest|EngineMetricsTest|AlertDispatcher' \
+  ctest --test-dir build-tsan -R 'PipelineTest|DoorbellTest|SpscRingTest|AppendOnlyTableTest|LatestTableTest|LatestSeriesTest|EngineTest|EngineMetricsTest|AlertDispatcher' \
     --output-on-failure -j"$(nproc)" --timeout 600
 elif [ "${1:-}" = "--sanitize" ]; then
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIGIL_SANITIZE=ON -DVIGIL_BUILD_TESTS=ON -DVIGIL_BUILD_BENCH=OFF >/dev/null
