@@ -418,12 +418,15 @@ bool StateStore::ForEachPart(std::string_view parts,
 namespace {
 // A db directory that RocksDB began to create and never finished: no
 // CURRENT, and only the files of a creation in progress (LOCK, LOG*, IDENTITY,
-// *.dbtmp), no manifest, table or log file that could hold data.
+// *.dbtmp, and the first MANIFEST, written just before CURRENT), no table,
+// write-ahead log or OPTIONS file: a database that ever took a write has a
+// write-ahead log.
 bool InterruptedCreation(const std::string& path) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
     const std::string name = entry.path().filename().string();
     const bool creation_file = name == "LOCK" || name.starts_with("LOG") || name == "IDENTITY" ||
+                               name.starts_with("MANIFEST-") ||
                                (name.size() > 6 && name.compare(name.size() - 6, 6, ".dbtmp") == 0);
     if (!creation_file) return false;
   }

@@ -219,6 +219,24 @@ TEST_F(StateStoreTest, ADatabaseKilledWhileBeingCreatedStartsAfresh) {
   EXPECT_TRUE(rules->empty());
 }
 
+TEST_F(StateStoreTest, ADatabaseKilledBetweenItsFirstManifestAndCurrentStartsAfresh) {
+  // RocksDB writes MANIFEST-000001, then 000001.dbtmp renamed to CURRENT
+  // (strace of a first open): `kill -9` between them left a db dir that
+  // vigil refused ("not a vigil state database"), seen in crash_recovery.
+  fs::create_directories(dir_ / "db");
+  std::ofstream(dir_ / "db" / "LOCK") << "";
+  std::ofstream(dir_ / "db" / "LOG") << "RocksDB version: 7.8.3";
+  std::ofstream(dir_ / "db" / "IDENTITY") << "b0a5b6a2-0000";
+  std::ofstream(dir_ / "db" / "MANIFEST-000001") << std::string(59, '\0');
+  std::ofstream(dir_ / "db" / "000001.dbtmp") << "";
+  auto store = StateStore::Open(dir());
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  EXPECT_TRUE(fs::exists(dir_ / "db" / "CURRENT"));
+  auto rules = (*store)->Rules();
+  ASSERT_TRUE(rules.ok());
+  EXPECT_TRUE(rules->empty());
+}
+
 TEST_F(StateStoreTest, ForeignRocksDbIsRefused) {
   {
     rocksdb::Options o;
