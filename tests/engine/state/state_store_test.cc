@@ -38,6 +38,16 @@ class StateStoreTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
   std::string dir() const { return dir_.string(); }
 
+  // Open succeeds on what is in dir_ and holds a new, empty database.
+  void ExpectOpensAfresh() {
+    auto store = StateStore::Open(dir());
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    EXPECT_TRUE(fs::exists(dir_ / "db" / "CURRENT"));
+    auto rules = (*store)->Rules();
+    ASSERT_TRUE(rules.ok());
+    EXPECT_TRUE(rules->empty());
+  }
+
   std::map<std::string, std::string> Keys(const StateStore& store) {
     std::map<std::string, std::string> out;
     Status st = store.ForEachKey([&](std::string_view rule, const std::vector<std::string>& values,
@@ -211,12 +221,7 @@ TEST_F(StateStoreTest, ADatabaseKilledWhileBeingCreatedStartsAfresh) {
   std::ofstream(dir_ / "db" / "LOCK") << "";
   std::ofstream(dir_ / "db" / "LOG") << "RocksDB version: 7.8.3";
   std::ofstream(dir_ / "db" / "000000.dbtmp") << "b0a5b6a2-0000";
-  auto store = StateStore::Open(dir());
-  ASSERT_TRUE(store.ok()) << store.status().message();
-  EXPECT_TRUE(fs::exists(dir_ / "db" / "CURRENT"));
-  auto rules = (*store)->Rules();
-  ASSERT_TRUE(rules.ok());
-  EXPECT_TRUE(rules->empty());
+  ExpectOpensAfresh();
 }
 
 TEST_F(StateStoreTest, ADatabaseKilledBetweenItsFirstManifestAndCurrentStartsAfresh) {
@@ -229,12 +234,7 @@ TEST_F(StateStoreTest, ADatabaseKilledBetweenItsFirstManifestAndCurrentStartsAfr
   std::ofstream(dir_ / "db" / "IDENTITY") << "b0a5b6a2-0000";
   std::ofstream(dir_ / "db" / "MANIFEST-000001") << std::string(59, '\0');
   std::ofstream(dir_ / "db" / "000001.dbtmp") << "";
-  auto store = StateStore::Open(dir());
-  ASSERT_TRUE(store.ok()) << store.status().message();
-  EXPECT_TRUE(fs::exists(dir_ / "db" / "CURRENT"));
-  auto rules = (*store)->Rules();
-  ASSERT_TRUE(rules.ok());
-  EXPECT_TRUE(rules->empty());
+  ExpectOpensAfresh();
 }
 
 TEST_F(StateStoreTest, ForeignRocksDbIsRefused) {
