@@ -13,7 +13,9 @@
 #   bench/kafka/kafka_bench.sh [N] [PARTITIONS] [ROUNDS]   (default 2000000 32 2)
 # Investigation knobs: FETCH_WAIT (fetch.wait.max.ms of vigil's consumer,
 # default 500), CKPT (checkpoint_interval, default 1s), VIGIL_BENCH_DEBUG=1
-# (print every /metrics sample: time, messages received).
+# (print every /metrics sample: time, messages received), KAFKA_PROPS (more
+# librdkafka properties for vigil's consumer, as YAML flow-map entries, e.g.
+# KAFKA_PROPS="queued.min.messages: 100000").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:-2000000}
@@ -53,7 +55,7 @@ engine: {shards: 2, state_dir: ./state, checkpoint_interval: ${CKPT:-1s}}
 http: {listen: "127.0.0.1:$port"}
 sources:
   - name: bench
-    kafka: {brokers: "$addr", topics: [bench], group: $1, key_tag: device, properties: {fetch.wait.max.ms: ${FETCH_WAIT:-500}}}
+    kafka: {brokers: "$addr", topics: [bench], group: $1, key_tag: device, properties: {fetch.wait.max.ms: ${FETCH_WAIT:-500}${KAFKA_PROPS:+, $KAFKA_PROPS}}}
 rules:
   - name: overheat
     key: [zone, device]

@@ -218,7 +218,8 @@ SinkConnection ReadSinkConnection(const YAML::Node& n, const SourceSettings* src
   }
   if (n["properties"]) {
     for (auto& [key, value] : ReadProperties(n["properties"], Side::kSink, what, errors)) {
-      auto same = std::find_if(c.properties.begin(), c.properties.end(), [&](const auto& p) { return p.first == key; });
+      const std::string& name = key;  // clang 14 does not capture structured bindings
+      auto same = std::find_if(c.properties.begin(), c.properties.end(), [&](const auto& p) { return p.first == name; });
       if (same != c.properties.end()) c.properties.erase(same);  // the sink's own setting wins
       c.properties.emplace_back(key, value);
     }

@@ -13,6 +13,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kLagRefresh{1};
+// rd_kafka_version() of 2.3.0, which made the fetch back-off of a full
+// prefetch queue configurable (fetch.queue.backoff.ms).
+constexpr int kFetchQueueBackoffVersion = 0x020300ff;
 
 struct PositionEntry {
   std::string topic;
@@ -92,7 +95,7 @@ Status KafkaSource::Open(const Schema& schema, TagInterner* tags) {
   key_slot_ = options_.key_tag.empty() ? -1 : schema.FindTag(options_.key_tag);
 
   kafka::ConfPtr conf(rd_kafka_conf_new());
-  const kafka::Properties own = {
+  kafka::Properties own = {
       {"bootstrap.servers", options_.brokers},
       {"group.id", options_.group},
       {"client.id", "vigil"},
@@ -102,6 +105,16 @@ Status KafkaSource::Open(const Schema& schema, TagInterner* tags) {
       {"partition.assignment.strategy", "cooperative-sticky"},
       {"statistics.interval.ms", "1000"},  // connection state (OnStats)
   };
+  if (rd_kafka_version() < kFetchQueueBackoffVersion) {
+    // Before librdkafka 2.3, a partition whose prefetch queue holds
+    // queued.min.messages (default 100,000) is not fetched again for a fixed
+    // second. A consumer that is slower than its brokers then reads bursts
+    // of 100,000 messages and idles for the rest of each second (measured:
+    // 0.17 M msg/s instead of 0.7 M). A million keeps about a second of
+    // messages queued; queued.max.messages.kbytes (64 MiB) still bounds the
+    // memory. A setting of the user's wins (applied below).
+    own.emplace_back("queued.min.messages", "1000000");
+  }
   Status st = kafka::SetProperties(conf.get(), own);
   if (st.ok()) st = kafka::SetProperties(conf.get(), options_.properties);
   if (!st.ok()) return st;
@@ -136,6 +149,14 @@ Status KafkaSource::Open(const Schema& schema, TagInterner* tags) {
     return Status::InvalidArgument(std::string("cannot subscribe to the topics: ") + rd_kafka_err2str(e));
   }
   return Status::Ok();
+}
+
+std::string KafkaSource::EffectiveProperty(const std::string& name) const {
+  if (rk_ == nullptr) return {};
+  char value[512];
+  size_t size = sizeof value;
+  if (rd_kafka_conf_get(rd_kafka_conf(rk_), name.c_str(), value, &size) != RD_KAFKA_CONF_OK) return {};
+  return value;
 }
 
 Result<PollState> KafkaSource::Poll(MessageHandler& handler, size_t max_messages) {

@@ -99,6 +99,11 @@ class KafkaSource final : public Source {
   // vigil_source_errors_total.
   void ReportMetrics(std::vector<BridgeMetric>* out) const override;
 
+  // The consumer's setting of a librdkafka property once Open() created
+  // it (its own defaults with the user's properties on top); empty before
+  // Open() or for an unknown name.
+  std::string EffectiveProperty(const std::string& name) const;
+
   // Errors seen (error callback, failed commits, error events). Any thread.
   uint64_t errors_total() const { return errors_.load(std::memory_order_relaxed); }
   // Offsets committed so far (successful commit callbacks). Any thread.
