@@ -15,6 +15,7 @@ PACKAGES=(
   # tests, benchmarks and demo
   python3 curl openssl mosquitto mosquitto-clients kcat time prometheus chromium
   influxdb  # influxd 1.6.7 for the influxdb sink test
+  libmosquitto-dev  # bench/mqtt's latency probe tool
   # fuzzing (scripts/fuzz.sh): clang 14 and its libFuzzer/sanitizer runtime
   clang libclang-rt-14-dev
 )
