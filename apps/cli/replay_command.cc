@@ -58,6 +58,8 @@ std::string StatsJson(const EngineStats& s, uint32_t shards) {
   j += ",\"state_bytes\":" + std::to_string(s.state_bytes);
   j += ",\"late_events\":" + std::to_string(s.late_events);
   j += ",\"evicted_keys\":" + std::to_string(s.evicted_keys);
+  j += ",\"tag_values_refused\":" + std::to_string(s.tag_values_refused);
+  j += ",\"key_tuples_refused\":" + std::to_string(s.key_tuples_refused);
   j += ",\"cpu_seconds\":";
   AppendJsonNumber(&j, cpu);
   j += ",\"cpu_us_per_message\":";
@@ -138,6 +140,8 @@ int RunReplay(const ReplayArgs& a) {
   eo.key_ttl_ms = cfg->file.engine.key_ttl_ms;
   eo.max_keys_per_rule = cfg->file.engine.max_keys_per_rule;
   eo.max_window_samples = cfg->file.engine.max_window_samples;
+  eo.max_tag_values = cfg->file.engine.max_tag_values;
+  eo.max_key_tuples = cfg->file.engine.max_key_tuples;
   Engine engine(std::move(cfg->schema), std::move(cfg->tags), cfg->rules, std::move(sources), std::move(sinks),
                 dead.get(), &logger, eo);
   std::atomic<bool> done{false};

@@ -182,6 +182,8 @@ RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
   eo.key_ttl_ms = cfg->file.engine.key_ttl_ms;
   eo.max_keys_per_rule = cfg->file.engine.max_keys_per_rule;
   eo.max_window_samples = cfg->file.engine.max_window_samples;
+  eo.max_tag_values = cfg->file.engine.max_tag_values;
+  eo.max_key_tuples = cfg->file.engine.max_key_tuples;
   eo.track_latest = !cfg->file.http.listen.empty();  // only GET /api/v1/series/latest reads them
   eo.state = sh.store;
   eo.checkpoint_interval_ms = cfg->file.engine.checkpoint_interval_ms;

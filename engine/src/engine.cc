@@ -176,9 +176,10 @@ void Engine::LogRejections(bool final) {
 }
 
 // At most once every 10 s: which rules refused new keys (max_keys) or
-// samples (max_window_samples) since the last report; at the end
-// (`final`), the totals of the run.
-void Engine::LogRuleLimits(const Pipeline& pipeline, bool final) {
+// samples (max_window_samples), and how many new tag values or key tuples
+// the engine refused (max_tag_values, max_key_tuples), since the last
+// report; at the end (`final`), the totals of the run.
+void Engine::LogRuleLimits(const Pipeline& pipeline, const KeyTable& keys, bool final) {
   const auto now = std::chrono::steady_clock::now();
   if (last_limit_log_ == std::chrono::steady_clock::time_point{}) last_limit_log_ = now;
   if (!final && now - last_limit_log_ < std::chrono::seconds(10)) return;
@@ -186,6 +187,23 @@ void Engine::LogRuleLimits(const Pipeline& pipeline, bool final) {
   reported_keys_rejected_.resize(rules_.size(), 0);
   reported_samples_rejected_.resize(rules_.size(), 0);
   const char* when = final ? " in all" : " in the last 10 s";
+  const uint64_t tag_values = tags_->refused(), key_tuples = keys.refused();
+  const uint64_t new_tag_values = final ? tag_values : tag_values - reported_tag_values_refused_;
+  const uint64_t new_key_tuples = final ? key_tuples : key_tuples - reported_key_tuples_refused_;
+  reported_tag_values_refused_ = tag_values;
+  reported_key_tuples_refused_ = key_tuples;
+  if (new_tag_values > 0) {
+    logger_->Log(LogLevel::kWarn, std::to_string(new_tag_values) + " new tag value(s) not kept" + when +
+                                      ": the engine keeps " + std::to_string(options_.max_tag_values) +
+                                      " distinct tag values at most (engine.max_tag_values); such a value is "
+                                      "absent for the rules (its message is not tracked under a new key)");
+  }
+  if (new_key_tuples > 0) {
+    logger_->Log(LogLevel::kWarn, std::to_string(new_key_tuples) + " message(s) of new keys not tracked" + when +
+                                      ": the engine keeps " + std::to_string(options_.max_key_tuples) +
+                                      " keys at most, all rules together (engine.max_key_tuples); keys already "
+                                      "tracked keep working");
+  }
   for (uint32_t r = 0; r < rules_.size(); ++r) {
     const RuleInfo& info = rules_[r]->info();
     const uint64_t keys = pipeline.RuleKeysRejected(r);
@@ -256,6 +274,10 @@ Status Engine::Run() {
   }
   Status start = pipeline.Start();
   if (!start.ok()) return start;
+  // From here on only messages add tag values and keys: bound them (rule
+  // constants, expected keys and restored state are in already and stay).
+  tags_->set_limit(options_.max_tag_values);
+  keys.set_limit(options_.max_key_tuples);
   inbox_.SetWaker([&pipeline] { pipeline.WakeAlertThread(); });
   {
     std::lock_guard<std::mutex> lock(live_mu_);
@@ -293,7 +315,7 @@ Status Engine::Run() {
     }
     if (!progress && finished < sources_.size()) router.AdvanceWithWallClock();
     LogRejections(false);
-    LogRuleLimits(pipeline, false);
+    LogRuleLimits(pipeline, keys, false);
     if (checkpointer != nullptr && std::chrono::steady_clock::now() >= next_checkpoint && !checkpointer->Busy()) {
       // Positions and watermark now, then a barrier behind everything routed:
       // the shards' state at the barrier matches these positions exactly.
@@ -354,12 +376,14 @@ Status Engine::Run() {
   if (dead_letter_ != nullptr) dead_letter_->Flush();
   for (auto& s : sinks_) (void)s->Flush();
   LogRejections(true);
-  LogRuleLimits(pipeline, true);
+  LogRuleLimits(pipeline, keys, true);
 
   stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   stats_.alerts = dispatcher.alerts();
   stats_.sink_errors = dispatcher.sink_errors();
   stats_.shards = pipeline.Stats();
+  stats_.tag_values_refused = tags_->refused();
+  stats_.key_tuples_refused = keys.refused();
   for (uint32_t r = 0; r < rules_.size(); ++r) {
     stats_.keys_rejected.push_back(pipeline.RuleKeysRejected(r));
     stats_.samples_rejected.push_back(pipeline.RuleSamplesRejected(r));

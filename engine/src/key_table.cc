@@ -82,6 +82,10 @@ void KeyTable::GrowMulti() {
 }
 
 KeyId KeyTable::Create(uint32_t keylist, const uint32_t* tag_ids, size_t n, const TagInterner& tags) {
+  if (size() >= limit_) {  // engine.max_key_tuples
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    return kNoKey;
+  }
   KeyInfo info;
   info.keylist = keylist;
   info.values.reserve(n);
@@ -96,7 +100,10 @@ KeyId KeyTable::Create(uint32_t keylist, const uint32_t* tag_ids, size_t n, cons
   info.slot = next_slot_[keylist][info.shard];
   const uint32_t shard = info.shard;
   size_t id = keys_.Append(std::move(info));
-  if (id >= keys_.kCapacity) return kNoKey;
+  if (id >= keys_.kCapacity) {
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    return kNoKey;
+  }
   if (route_.size() <= id) route_.resize(id + 1 + route_.size() / 2);
   route_[id] = (uint64_t{shard} << 32) | next_slot_[keylist][shard];
   ++next_slot_[keylist][shard];

@@ -6,6 +6,8 @@
 #     too_many_fields and dead-lettered; a rule at its max_keys ignores a new
 #     key and keeps alerting on the keys it tracks; a sliding buffer at
 #     engine.max_window_samples refuses samples; each is logged once.
+#     engine.max_tag_values and engine.max_key_tuples leave new device ids
+#     and keys untracked, the first ones keep alerting.
 #  2. vigil run with HTTP: the same limits and a body over
 #     http.max_body_bytes show in /metrics (promtool-valid), logged at most
 #     once per 10 s, and vigil keeps serving.
@@ -59,10 +61,68 @@ esac
 [ "$(grep -c "rule 'busy': 1 sample(s) not added to a full sliding buffer" err)" = 1 ] && ok "max_window_samples logged once" || fail "log: $(cat err)"
 grep -q 'busy:' <<<"$got" && fail "busy raised although its buffer holds 3 samples at most" || ok "a full buffer keeps its 3 samples (count never > 3)"
 
+# engine.max_tag_values: a new device id beyond it is absent for the rules
+# (not tracked); engine.max_key_tuples: a new key beyond it is not tracked.
+# The devices that came first keep alerting; each limit is logged once and
+# counted in the stats.
+cat >tags.yaml <<'YAML'
+engine: {max_tag_values: 3}
+sources:
+  - name: s
+    file: {path: tags.ndjson}
+rules:
+  - name: hot
+    key: [device]
+    when: temp > 30
+YAML
+cat >tags.ndjson <<'EOF2'
+{"ts":1000,"device":"a","temp":31}
+{"ts":1001,"device":"b","temp":31}
+{"ts":1002,"device":"c","temp":31}
+{"ts":1003,"device":"d","temp":31}
+{"ts":1004,"device":"e","temp":31}
+{"ts":1005,"device":"a","temp":20}
+{"ts":1006,"device":"a","temp":32}
+EOF2
+"$vigil" replay --no-progress --shards 1 tags.yaml tags.ndjson -o tags-alerts.ndjson --stats tags-stats.json 2>tags.err
+rc=$?
+[ "$rc" = 0 ] && ok "max_tag_values: replay exit 0" || fail "max_tag_values: replay exit $rc"
+got=$(python3 -c 'import json
+print(" ".join(a["key"]["device"] + ":" + a["state"] for a in map(json.loads, open("tags-alerts.ndjson"))))')
+[ "$got" = "a:raised b:raised c:raised a:cleared a:raised" ] && ok "max_tag_values 3: d and e untracked, a keeps working"   || fail "max_tag_values alerts: $got"
+grep -q '"tag_values_refused":2,' tags-stats.json && ok "stats: tag_values_refused 2" || fail "stats: $(cat tags-stats.json)"
+[ "$(grep -c '2 new tag value(s) not kept in all: the engine keeps 3 distinct tag values at most (engine.max_tag_values)' tags.err)" = 1 ]   && ok "max_tag_values logged once" || fail "log: $(cat tags.err)"
+
+cat >keys.yaml <<'YAML'
+engine: {max_key_tuples: 2}
+sources:
+  - name: s
+    file: {path: keys.ndjson}
+rules:
+  - name: hot
+    key: [zone, device]
+    when: temp > 30
+YAML
+cat >keys.ndjson <<'EOF2'
+{"ts":1000,"zone":"z","device":"a","temp":31}
+{"ts":1001,"zone":"z","device":"b","temp":31}
+{"ts":1002,"zone":"z","device":"c","temp":31}
+{"ts":1003,"zone":"y","device":"a","temp":31}
+{"ts":1004,"zone":"z","device":"b","temp":20}
+EOF2
+"$vigil" replay --no-progress --shards 1 keys.yaml keys.ndjson -o keys-alerts.ndjson --stats keys-stats.json 2>keys.err
+rc=$?
+[ "$rc" = 0 ] && ok "max_key_tuples: replay exit 0" || fail "max_key_tuples: replay exit $rc"
+got=$(python3 -c 'import json
+print(" ".join(a["key"]["zone"] + "/" + a["key"]["device"] + ":" + a["state"] for a in map(json.loads, open("keys-alerts.ndjson"))))')
+[ "$got" = "z/a:raised z/b:raised z/b:cleared" ] && ok "max_key_tuples 2: z/c and y/a untracked, z/b keeps working"   || fail "max_key_tuples alerts: $got"
+grep -q '"key_tuples_refused":2,' keys-stats.json && ok "stats: key_tuples_refused 2" || fail "stats: $(cat keys-stats.json)"
+[ "$(grep -c '2 message(s) of new keys not tracked in all: the engine keeps 2 keys at most' keys.err)" = 1 ]   && ok "max_key_tuples logged once" || fail "log: $(cat keys.err)"
+
 # --- 2. live, with /metrics -----------------------------------------------------
 hport=$(free_port)
 cat >live.yaml <<YAML
-engine: {state_dir: ./state, shards: 1}
+engine: {state_dir: ./state, shards: 1, max_tag_values: 4}
 http: {listen: "127.0.0.1:$hport", max_body_bytes: 4096, max_connections: 4}
 sources:
   - name: api
@@ -84,13 +144,23 @@ now=$(date +%s%3N)
 ingest "{\"ts\":$now,\"device\":\"a\",\"temp\":31}
 {\"ts\":$((now + 1)),\"device\":\"b\",\"temp\":31}
 {\"ts\":$((now + 2)),\"device\":\"c\",\"temp\":31}
-{\"ts\":$((now + 3)),\"device\":\"d\",\"temp\":31,\"x1\":1,\"x2\":2,\"x3\":3}" || fail "ingest"
+{\"ts\":$((now + 3)),\"x1\":1,\"x2\":2,\"x3\":3,\"temp\":31,\"device\":\"d\"}
+{\"ts\":$((now + 4)),\"device\":\"e\",\"temp\":31}
+{\"ts\":$((now + 5)),\"device\":\"f\",\"temp\":31}" || fail "ingest"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "$(head -c 5000 /dev/zero | tr '\0' ' '){}" "http://127.0.0.1:$hport/api/v1/ingest")
 [ "$code" = 413 ] && ok "a body over http.max_body_bytes: 413" || fail "big body: HTTP $code"
-wait_for 10 metric_is 'vigil_rule_keys_rejected_total{rule="hot"}' 1 && ok "vigil_rule_keys_rejected_total{rule=\"hot\"} 1" \
+# d is rejected at its 6th name (max_fields 5) before its device is read;
+# of a, b, c, e, f the engine keeps 4 tag values (f is absent: not tracked);
+# the rule tracks a and b (max_keys 2) and refuses c and e.
+wait_for 10 metric_is 'vigil_rule_keys_rejected_total{rule="hot"}' 2 && ok "vigil_rule_keys_rejected_total{rule=\"hot\"} 2" \
   || fail "keys rejected metric: $(metric 'vigil_rule_keys_rejected_total{rule="hot"}')"
 wait_for 10 metric_is 'vigil_messages_rejected_total{reason="too_many_fields",source="api"}' 1 && ok "too_many_fields counted" \
   || fail "too_many_fields metric: $(metric 'vigil_messages_rejected_total{reason="too_many_fields",source="api"}')"
+wait_for 10 metric_is 'vigil_engine_limit_hits_total{limit="max_tag_values"}' 1 \
+  && ok "vigil_engine_limit_hits_total{limit=\"max_tag_values\"} 1 (f)" \
+  || fail "tag values metric: $(metric 'vigil_engine_limit_hits_total{limit="max_tag_values"}')"
+metric_is 'vigil_engine_limit_hits_total{limit="max_key_tuples"}' 0 && ok "vigil_engine_limit_hits_total{limit=\"max_key_tuples\"} 0" \
+  || fail "key tuples metric: $(metric 'vigil_engine_limit_hits_total{limit="max_key_tuples"}')"
 metric_is 'vigil_http_limit_hits_total{limit="max_body_bytes"}' 1 && ok "vigil_http_limit_hits_total{limit=\"max_body_bytes\"} 1" \
   || fail "http limit metric: $(metric 'vigil_http_limit_hits_total{limit="max_body_bytes"}')"
 curl -sf "http://127.0.0.1:$hport/metrics" >metrics.txt

@@ -27,7 +27,9 @@ void ReadEngine(const YAML::Node& n, const YAML::Node& at, EngineSettings* e, Co
     errors.Add(at, "'engine' must be a map, e.g. {shards: 2, state_dir: ./vigil-state}");
     return;
   }
-  CheckKeys(n, {"shards", "state_dir", "checkpoint_interval", "key_ttl", "max_keys_per_rule", "max_window_samples"},
+  CheckKeys(n,
+            {"shards", "state_dir", "checkpoint_interval", "key_ttl", "max_keys_per_rule", "max_window_samples",
+             "max_tag_values", "max_key_tuples"},
             "'engine'", errors);
   if (n["shards"]) {
     if (auto v = ReadInt(n["shards"], "engine.shards", 0, 64, errors)) e->shards = static_cast<uint32_t>(*v);
@@ -51,6 +53,16 @@ void ReadEngine(const YAML::Node& n, const YAML::Node& at, EngineSettings* e, Co
   if (n["max_window_samples"]) {
     if (auto v = ReadInt(n["max_window_samples"], "engine.max_window_samples", 0, int64_t{1} << 40, errors)) {
       e->max_window_samples = static_cast<uint64_t>(*v);
+    }
+  }
+  if (n["max_tag_values"]) {
+    if (auto v = ReadInt(n["max_tag_values"], "engine.max_tag_values", 0, int64_t{1} << 40, errors)) {
+      e->max_tag_values = static_cast<uint64_t>(*v);
+    }
+  }
+  if (n["max_key_tuples"]) {
+    if (auto v = ReadInt(n["max_key_tuples"], "engine.max_key_tuples", 0, int64_t{1} << 40, errors)) {
+      e->max_key_tuples = static_cast<uint64_t>(*v);
     }
   }
 }

@@ -191,8 +191,16 @@ std::string Engine::MetricsText() const {
              static_cast<double>((live_dispatcher_ != nullptr ? live_dispatcher_->sink_errors(i) : 0) +
                                  sinks_[i]->delivery_failures()));
   }
-  for (auto* f : {&events, &queue, &keys, &evaluations, &keys_rejected, &samples_rejected, &alerts, &active,
-                  &plugin_errors, &sink_errors, &latency, &lag}) {
+  MetricFamily engine_limits = Family(
+      "vigil_engine_limit_hits_total",
+      "New tag values (limit=max_tag_values) or key tuples (limit=max_key_tuples) the engine did not keep because "
+      "its limit was reached.",
+      MetricType::Counter);
+  AddValue(&engine_limits, {{"limit", "max_tag_values"}}, static_cast<double>(tags_->refused()));
+  AddValue(&engine_limits, {{"limit", "max_key_tuples"}},
+           live_keys_ != nullptr ? static_cast<double>(live_keys_->refused()) : 0);
+  for (auto* f : {&events, &queue, &keys, &evaluations, &keys_rejected, &samples_rejected, &engine_limits, &alerts,
+                  &active, &plugin_errors, &sink_errors, &latency, &lag}) {
     families.push_back(std::move(*f));
   }
   AddCheckpointMetrics(&families);

@@ -186,7 +186,7 @@ TEST(RulesFileTest, EmptySectionIsReportedAtItsKey) {
 
 TEST(RulesFileTest, ReadsTheLimits) {
   Loaded l = Load(
-      "engine: {max_keys_per_rule: 5000, max_window_samples: 20000}\n"
+      "engine: {max_keys_per_rule: 5000, max_window_samples: 20000, max_tag_values: 300, max_key_tuples: 0}\n"
       "http: {listen: 127.0.0.1:9464, max_body_bytes: 65536, max_connections: 4}\n"
       "sources:\n"
       "  - name: s\n"
@@ -202,6 +202,8 @@ TEST(RulesFileTest, ReadsTheLimits) {
   ASSERT_TRUE(l.errors.empty()) << Join(l.errors);
   EXPECT_EQ(l.file.engine.max_keys_per_rule, 5000u);
   EXPECT_EQ(l.file.engine.max_window_samples, 20000u);
+  EXPECT_EQ(l.file.engine.max_tag_values, 300u);
+  EXPECT_EQ(l.file.engine.max_key_tuples, 0u);
   EXPECT_EQ(l.file.http.max_body_bytes, 65536u);
   EXPECT_EQ(l.file.http.max_connections, 4u);
   EXPECT_EQ(l.file.sources[0].format.max_message_bytes, 4096u);
@@ -215,6 +217,8 @@ TEST(RulesFileTest, LimitDefaults) {
   ASSERT_TRUE(l.errors.empty()) << Join(l.errors);
   EXPECT_EQ(l.file.engine.max_keys_per_rule, 1000000u);
   EXPECT_EQ(l.file.engine.max_window_samples, 100000u);
+  EXPECT_EQ(l.file.engine.max_tag_values, 2000000u);
+  EXPECT_EQ(l.file.engine.max_key_tuples, 2000000u);
   EXPECT_EQ(l.file.http.max_connections, 16u);
   EXPECT_EQ(l.file.sources[0].format.max_depth, 64);
   EXPECT_EQ(l.file.sources[0].format.max_fields, 1000u);

@@ -2,7 +2,9 @@
 // tuple -> same id, distinct tuples -> distinct ids), the owning shard as a
 // hash of the tag values (independent of tag ids, insertion order and table
 // instance), dense per-shard slots, multi-tag keys, and a reader thread
-// reading entries while the router thread keeps interning.
+// reading entries while the router thread keeps interning; the limits
+// (engine.max_key_tuples, engine.max_tag_values) on the table and on
+// TagInterner.
 #include "vigil/engine/key_table.h"
 
 #include <gtest/gtest.h>
@@ -232,6 +234,54 @@ TEST(KeyTableTest, ReaderThreadReadsPublishedEntries) {
   }
   reader.join();
   EXPECT_TRUE(reader_ok.load());
+}
+
+// engine.max_key_tuples: beyond the limit a new key (single- or multi-tag)
+// is refused and counted at every attempt; keys made before keep their ids.
+TEST(KeyTableTest, LimitRefusesNewKeysKeepsOldOnesAndCountsRefusals) {
+  KeyTable table(2);
+  TagInterner tags;
+  const KeyId a = InternKey(table, tags, 0, {"a"});
+  const KeyId za = InternKey(table, tags, 1, {"z", "a"});
+  table.set_limit(3);
+  const KeyId b = InternKey(table, tags, 0, {"b"});
+  ASSERT_NE(b, kNoKey);
+  EXPECT_EQ(InternKey(table, tags, 0, {"c"}), kNoKey);
+  EXPECT_EQ(InternKey(table, tags, 1, {"z", "b"}), kNoKey);
+  EXPECT_EQ(InternKey(table, tags, 0, {"c"}), kNoKey);  // counted again: a message each
+  EXPECT_EQ(table.refused(), 3u);
+  EXPECT_EQ(table.size(), 3u);
+  EXPECT_EQ(InternKey(table, tags, 0, {"a"}), a);
+  EXPECT_EQ(InternKey(table, tags, 1, {"z", "a"}), za);
+  EXPECT_EQ(InternKey(table, tags, 0, {"b"}), b);
+  EXPECT_EQ(table.refused(), 3u);
+  table.set_limit(1);  // below what it holds: nothing is dropped, nothing new comes in
+  EXPECT_EQ(InternKey(table, tags, 0, {"a"}), a);
+  EXPECT_EQ(InternKey(table, tags, 0, {"d"}), kNoKey);
+  table.set_limit(0);  // no limit
+  EXPECT_NE(InternKey(table, tags, 0, {"d"}), kNoKey);
+  EXPECT_EQ(table.refused(), 4u);
+}
+
+// engine.max_tag_values: beyond the limit a new string is interned as 0
+// ("absent") and counted; strings interned before keep their ids.
+TEST(TagInternerTest, LimitRefusesNewStringsKeepsOldOnes) {
+  TagInterner tags;
+  const uint32_t nord = tags.Intern("nord");
+  tags.set_limit(2);
+  const uint32_t sud = tags.Intern("sud");
+  ASSERT_NE(sud, 0u);
+  EXPECT_EQ(tags.Intern("est"), 0u);
+  EXPECT_EQ(tags.Intern("a-long-value-beyond-the-16-byte-prefix"), 0u);
+  EXPECT_EQ(tags.Find("est"), 0u);
+  EXPECT_EQ(tags.refused(), 2u);
+  EXPECT_EQ(tags.size(), 2u);
+  EXPECT_EQ(tags.Intern("nord"), nord);
+  EXPECT_EQ(tags.Intern("sud"), sud);
+  EXPECT_EQ(tags.refused(), 2u);
+  tags.set_limit(0);
+  EXPECT_NE(tags.Intern("est"), 0u);
+  EXPECT_EQ(tags.Get(tags.Find("est")), "est");
 }
 
 }  // namespace

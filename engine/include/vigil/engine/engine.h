@@ -63,6 +63,10 @@ struct EngineOptions {
   int64_t key_ttl_ms = 24 * 3600 * 1000;  // engine.key_ttl
   uint64_t max_keys_per_rule = 1000000;   // engine.max_keys_per_rule (0 = no limit)
   uint64_t max_window_samples = 100000;   // engine.max_window_samples (0 = no limit)
+  // engine.max_tag_values / max_key_tuples (0 = no limit): applied once the
+  // rules, expected keys and restored state are in, to what messages add.
+  uint64_t max_tag_values = 2000000;
+  uint64_t max_key_tuples = 2000000;
   // Durable state (engine.state_dir), opened by the caller; null: none
   // (replay). The engine restores from it before starting and checkpoints
   // into it every `checkpoint_interval_ms` and when it stops.
@@ -86,6 +90,9 @@ struct EngineStats {
   // was beyond the rule's max_keys; samples not added to a full sliding buffer.
   std::vector<uint64_t> keys_rejected;
   std::vector<uint64_t> samples_rejected;
+  // New tag values / key tuples refused (engine.max_tag_values / max_key_tuples).
+  uint64_t tag_values_refused = 0;
+  uint64_t key_tuples_refused = 0;
   uint64_t keys = 0;
   uint64_t state_bytes = 0;
   uint64_t restored_keys = 0;          // key states restored from the state dir
@@ -153,7 +160,7 @@ class Engine {
   class Router;
   void LogRejections(bool final);
   void FinishForwarding(Router* router, bool close_windows);
-  void LogRuleLimits(const Pipeline& pipeline, bool final);
+  void LogRuleLimits(const Pipeline& pipeline, const KeyTable& keys, bool final);
   Status RestoreState(Pipeline* pipeline, KeyTable* keys, Router* router, AlertDispatcher* dispatcher);
   StoredProgress Progress(const Router& router, uint64_t id) const;
   std::vector<StoredSource> Positions(const Router& router) const;
@@ -180,6 +187,8 @@ class Engine {
   std::chrono::steady_clock::time_point last_limit_log_{};
   std::vector<uint64_t> reported_keys_rejected_;     // [rule], as of the last log line
   std::vector<uint64_t> reported_samples_rejected_;  // [rule]
+  uint64_t reported_tag_values_refused_ = 0;
+  uint64_t reported_key_tuples_refused_ = 0;
 
   // Live telemetry (router thread writes, scrapes read).
   struct SourceCounters {

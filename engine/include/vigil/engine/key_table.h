@@ -8,9 +8,13 @@
 // shard. Each
 // key also gets a slot: a dense index among the keys of its key list on its
 // shard, which rule shards use to index their state arrays directly.
+// A limit (engine.max_key_tuples) bounds how many keys it creates: beyond it
+// a new key is refused (kNoKey: the message is not tracked under that key)
+// and counted.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -45,11 +49,18 @@ class KeyTable {
   uint32_t SlotOf(KeyId id) const { return static_cast<uint32_t>(route_[id]); }
   size_t size() const { return keys_.size() - 1; }
   uint32_t shards() const { return shards_; }
+  // At most `max` keys from now on (0: no limit but the table's own 2^26).
+  // Keys created before stay, even beyond it.
+  void set_limit(size_t max) { limit_ = max == 0 ? SIZE_MAX : max; }
+  // New keys refused because of the limit (or a full table). Any thread.
+  uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
   static uint64_t HashValues(const std::vector<std::string>& values);
 
  private:
   uint32_t shards_;
+  size_t limit_ = SIZE_MAX;
+  std::atomic<uint64_t> refused_{0};
   AppendOnlyTable<KeyInfo> keys_;
   // Single-tag key lists: dense index by tag id. Multi-tag: an open-addressing
   // table of (hash of keylist and tag ids) -> key id, compared against tuples_.

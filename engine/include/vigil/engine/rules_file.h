@@ -32,6 +32,10 @@ struct EngineSettings {
   // Samples one sliding buffer (one `f(x, W)` of one key) holds at most;
   // 0 = no limit. Default: 100,000.
   uint64_t max_window_samples = 100000;
+  // Distinct tag values and key tuples the engine keeps at most (every
+  // rule and source together); 0 = no limit. Default: 2,000,000 each.
+  uint64_t max_tag_values = 2000000;
+  uint64_t max_key_tuples = 2000000;
 };
 
 struct HttpSettings {

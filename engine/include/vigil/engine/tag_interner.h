@@ -4,12 +4,16 @@
 // stored hashes) over strings kept in stable storage: interning a string seen
 // before costs one hash and usually one cache line, which matters because
 // every message interns its key tags.
+// A limit (engine.max_tag_values) bounds how many distinct strings it keeps:
+// beyond it a new string is refused (interned as 0, "absent") and counted,
+// so that messages inventing a new value each cannot grow memory without end.
 // Thread-safety: owned by the router thread, the only one that interns.
 // Get(id) may be called from any thread for an id it received through a
 // release/acquire hand-off (an event batch): the strings live in an
-// AppendOnlyTable and never move.
+// AppendOnlyTable and never move. refused() may be read from any thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <algorithm>
 #include <cstring>
@@ -34,8 +38,15 @@ class TagInterner {
       if (slot.hash == h && Equal(slot, s)) return slot.id;
       i = (i + 1) & (slots_.size() - 1);
     }
+    if (size() >= limit_) {  // engine.max_tag_values
+      refused_.fetch_add(1, std::memory_order_relaxed);
+      return 0;
+    }
     const size_t index = strings_.Append(std::string(s));
-    if (index >= Strings::kCapacity) return 0;  // full (2^26 distinct strings): treated as absent
+    if (index >= Strings::kCapacity) {  // full (2^26 distinct strings): treated as absent
+      refused_.fetch_add(1, std::memory_order_relaxed);
+      return 0;
+    }
     const uint32_t id = static_cast<uint32_t>(index);
     Slot& slot = slots_[i];
     slot.hash = h;
@@ -63,6 +74,11 @@ class TagInterner {
     slots_.assign(kInitialSlots, Slot{});
   }
   size_t size() const { return strings_.size() - 1; }
+  // At most `max` distinct strings from now on (0: no limit but the table's
+  // own 2^26). Strings interned before stay, even beyond it.
+  void set_limit(size_t max) { limit_ = max == 0 ? SIZE_MAX : max; }
+  // New strings refused because of the limit (or a full table).
+  uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
   // A fast 64-bit hash of short strings (8 bytes at a time, multiply-mix).
   static uint64_t Hash(std::string_view s) {
@@ -117,6 +133,8 @@ class TagInterner {
   using Strings = AppendOnlyTable<std::string>;
   Strings strings_;  // stable: ids index it
   std::vector<Slot> slots_;
+  size_t limit_ = SIZE_MAX;
+  std::atomic<uint64_t> refused_{0};
 };
 
 }  // namespace vigil
