@@ -45,24 +45,16 @@ void ReadEngine(const YAML::Node& n, const YAML::Node& at, EngineSettings* e, Co
   if (n["key_ttl"]) {
     if (auto v = ReadDurationMs(n["key_ttl"], "engine.key_ttl", errors)) e->key_ttl_ms = *v;
   }
-  if (n["max_keys_per_rule"]) {
-    if (auto v = ReadInt(n["max_keys_per_rule"], "engine.max_keys_per_rule", 0, int64_t{1} << 40, errors)) {
-      e->max_keys_per_rule = static_cast<uint64_t>(*v);
-    }
-  }
-  if (n["max_window_samples"]) {
-    if (auto v = ReadInt(n["max_window_samples"], "engine.max_window_samples", 0, int64_t{1} << 40, errors)) {
-      e->max_window_samples = static_cast<uint64_t>(*v);
-    }
-  }
-  if (n["max_tag_values"]) {
-    if (auto v = ReadInt(n["max_tag_values"], "engine.max_tag_values", 0, int64_t{1} << 40, errors)) {
-      e->max_tag_values = static_cast<uint64_t>(*v);
-    }
-  }
-  if (n["max_key_tuples"]) {
-    if (auto v = ReadInt(n["max_key_tuples"], "engine.max_key_tuples", 0, int64_t{1} << 40, errors)) {
-      e->max_key_tuples = static_cast<uint64_t>(*v);
+  const std::pair<const char*, uint64_t EngineSettings::*> limits[] = {
+      {"max_keys_per_rule", &EngineSettings::max_keys_per_rule},
+      {"max_window_samples", &EngineSettings::max_window_samples},
+      {"max_tag_values", &EngineSettings::max_tag_values},
+      {"max_key_tuples", &EngineSettings::max_key_tuples},
+  };
+  for (const auto& [key, field] : limits) {
+    if (!n[key]) continue;
+    if (auto v = ReadInt(n[key], std::string("engine.") + key, 0, int64_t{1} << 40, errors)) {
+      e->*field = static_cast<uint64_t>(*v);
     }
   }
 }
