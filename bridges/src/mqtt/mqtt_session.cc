@@ -139,7 +139,10 @@ MqttConnectionSettings ReadMqttConnection(const YAML::Node& n, const std::string
 }
 
 MqttSession::MqttSession(MqttConnectionSettings settings, std::string what, Logger* logger)
-    : settings_(std::move(settings)), what_(std::move(what)), logger_(logger) {}
+    : settings_(std::move(settings)),
+      what_(std::move(what)),
+      logger_(logger),
+      reconnect_({settings_.reconnect_min_ms, settings_.reconnect_max_ms, what_, settings_.url, logger_}) {}
 
 MqttSession::~MqttSession() { Stop(); }
 
@@ -188,9 +191,7 @@ Status MqttSession::Start(const std::function<void(mqtt::async_client&)>& setup,
       logger_->Log(LogLevel::kWarn, what_ + ": connection to " + settings_.url + " lost" +
                                         (cause.empty() ? "" : ": " + cause) + "; reconnecting");
     }
-    std::lock_guard<std::mutex> lock(mu_);
-    lost_ = true;
-    wake_.notify_all();
+    reconnect_.MarkLost();
   });
   client_->set_disconnected_handler([this](const mqtt::properties&, mqtt::ReasonCode reason) {
     connected_.store(false, std::memory_order_release);
@@ -199,9 +200,7 @@ Status MqttSession::Start(const std::function<void(mqtt::async_client&)>& setup,
       logger_->Log(LogLevel::kWarn, what_ + ": the broker at " + settings_.url + " disconnected us (reason " +
                                         std::to_string(static_cast<int>(reason)) + "); reconnecting");
     }
-    std::lock_guard<std::mutex> lock(mu_);
-    lost_ = true;
-    wake_.notify_all();
+    reconnect_.MarkLost();
   });
   if (setup) setup(*client_);
   connector_ = std::thread([this] { ConnectorLoop(); });
@@ -209,16 +208,8 @@ Status MqttSession::Start(const std::function<void(mqtt::async_client&)>& setup,
 }
 
 void MqttSession::ConnectorLoop() {
-  int64_t backoff = settings_.reconnect_min_ms;
-  bool logged_down = false;
-  while (true) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      if (stopping_) return;
-    }
-    bool ok = false;
-    std::string error;
-    bool session_present = false;
+  bool session_present = false;
+  auto attempt = [&]() -> std::string {
     try {
       mqtt::connect_options options = ConnectOptions();
       if (settings_.version == 5 && !settings_.clean_start) {
@@ -228,64 +219,38 @@ void MqttSession::ConnectorLoop() {
             static_cast<int>(std::min<int64_t>(settings_.session_expiry_s, 0x7fffffff)))});
       }
       mqtt::token_ptr tok = client_->connect(options);
-      if (!tok->wait_for(std::chrono::milliseconds(settings_.connect_timeout_ms + 2000))) {
-        error = "connect timed out";
-      } else {
-        session_present = tok->get_connect_response().is_session_present();
-        ok = true;
-      }
+      if (!tok->wait_for(std::chrono::milliseconds(settings_.connect_timeout_ms + 2000))) return "connect timed out";
+      session_present = tok->get_connect_response().is_session_present();
+      return {};
     } catch (const std::exception& e) {
-      error = e.what();
+      return e.what();
     }
-    if (ok) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        lost_ = false;
-      }
-      connects_.fetch_add(1, std::memory_order_relaxed);
-      if (logger_ != nullptr) {
-        logger_->Log(LogLevel::kInfo, what_ + ": connected to " + settings_.url + " as " + settings_.client_id +
-                                          (session_present ? " (session resumed)" : ""));
-      }
-      logged_down = false;
-      backoff = settings_.reconnect_min_ms;
+  };
+  auto up = [&]() -> bool {
+    connects_.fetch_add(1, std::memory_order_relaxed);
+    if (logger_ != nullptr) {
+      logger_->Log(LogLevel::kInfo, what_ + ": connected to " + settings_.url + " as " + settings_.client_id +
+                                        (session_present ? " (session resumed)" : ""));
+    }
+    try {
+      if (on_connected_) on_connected_(session_present);
+      connected_.store(true, std::memory_order_release);
+      return true;
+    } catch (const std::exception& e) {
+      if (logger_ != nullptr) logger_->Log(LogLevel::kError, what_ + ": after connect: " + e.what());
       try {
-        if (on_connected_) on_connected_(session_present);
-        connected_.store(true, std::memory_order_release);
-      } catch (const std::exception& e) {
-        if (logger_ != nullptr) logger_->Log(LogLevel::kError, what_ + ": after connect: " + e.what());
-        try {
-          client_->disconnect()->wait_for(std::chrono::milliseconds(1000));
-        } catch (const std::exception&) {
-        }
-        std::lock_guard<std::mutex> lock(mu_);
-        lost_ = true;
+        client_->disconnect()->wait_for(std::chrono::milliseconds(1000));
+      } catch (const std::exception&) {
       }
-      std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [&] { return stopping_ || lost_; });
-      if (stopping_) return;
-      continue;  // lost: reconnect at once, then back off
+      return false;
     }
-    if (logger_ != nullptr && !logged_down) {
-      logger_->Log(LogLevel::kWarn, what_ + ": cannot connect to " + settings_.url + ": " + error +
-                                        "; retrying every " + std::to_string(settings_.reconnect_min_ms) + " ms up to " +
-                                        std::to_string(settings_.reconnect_max_ms) + " ms");
-      logged_down = true;
-    }
-    std::unique_lock<std::mutex> lock(mu_);
-    wake_.wait_for(lock, std::chrono::milliseconds(backoff), [&] { return stopping_; });
-    if (stopping_) return;
-    backoff = std::min(backoff * 2, settings_.reconnect_max_ms);
-  }
+  };
+  reconnect_.Run(attempt, up);
 }
 
 void MqttSession::Stop(std::chrono::milliseconds timeout) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ && !connector_.joinable()) return;
-    stopping_ = true;
-    wake_.notify_all();
-  }
+  if (reconnect_.stopping() && !connector_.joinable()) return;
+  reconnect_.Stop();
   if (connector_.joinable()) connector_.join();
   if (client_ != nullptr) {
     try {

@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "mqtt/reconnect_loop.h"
 #include "vigil/engine/config_errors.h"
 #include "vigil/engine/logger.h"
 #include "vigil/engine/status.h"
@@ -101,11 +102,8 @@ class MqttSession {
   Logger* logger_;
   std::unique_ptr<mqtt::async_client> client_;
   std::function<void(bool)> on_connected_;
+  ReconnectLoop reconnect_;  // run by connector_
   std::thread connector_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  bool lost_ = false;
   std::atomic<bool> connected_{false};
   std::atomic<uint64_t> connects_{0};
   std::atomic<uint64_t> losses_{0};

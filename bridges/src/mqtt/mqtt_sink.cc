@@ -29,7 +29,11 @@ std::string PahoError(int rc) {
 }  // namespace
 
 struct MqttSink::Impl {
-  Impl(MqttConnectionSettings s, Logger* l) : settings(std::move(s)), what("mqtt sink " + settings.url), logger(l) {}
+  Impl(MqttConnectionSettings s, Logger* l)
+      : settings(std::move(s)),
+        what("mqtt sink " + settings.url),
+        logger(l),
+        reconnect({settings.reconnect_min_ms, settings.reconnect_max_ms, what, settings.url, logger}) {}
 
   MqttConnectionSettings settings;
   std::string what;
@@ -37,11 +41,8 @@ struct MqttSink::Impl {
   MQTTClient client = nullptr;
 
   // Connector thread.
+  ReconnectLoop reconnect;
   std::thread connector;
-  std::mutex cmu;
-  std::condition_variable cwake;
-  bool stopping = false;
-  bool lost = false;
   std::atomic<bool> connected{false};
   std::atomic<int> receive_maximum{65535};
 
@@ -100,11 +101,7 @@ struct MqttSink::Impl {
       std::lock_guard<std::mutex> lock(self->mu);
       self->error = Status::IoError("connection to the MQTT broker " + self->settings.url + " lost");
     }
-    {
-      std::lock_guard<std::mutex> lock(self->cmu);
-      self->lost = true;
-    }
-    self->cwake.notify_all();
+    self->reconnect.MarkLost();
     self->Notify();
   }
   static int OnMessage(void*, char* topic, int, MQTTClient_message* message) {
@@ -217,55 +214,27 @@ struct MqttSink::Impl {
   }
 
   void ConnectorLoop() {
-    int64_t backoff = settings.reconnect_min_ms;
-    bool logged_down = false;
-    while (true) {
-      {
-        std::lock_guard<std::mutex> lock(cmu);
-        if (stopping) return;
-        lost = false;
-      }
-      const std::string error = Connect();
-      if (error.empty()) {
-        {
-          // What Paho no longer holds (a clean session dropped it) will never
-          // be acknowledged: forget it, its msgid may be used again.
-          const std::vector<int> pending = PendingTokens();
-          const std::unordered_set<int> still(pending.begin(), pending.end());
-          std::lock_guard<std::mutex> lock(mu);
-          for (auto it = stale.begin(); it != stale.end();) it = still.count(*it) ? std::next(it) : stale.erase(it);
-        }
-        connected.store(true, std::memory_order_release);
-        if (logger != nullptr) {
-          logger->Log(LogLevel::kInfo, what + ": connected to " + settings.url + " as " + settings.client_id);
-        }
-        logged_down = false;
-        backoff = settings.reconnect_min_ms;
-        Notify();  // the outbox may retry now
-        std::unique_lock<std::mutex> lock(cmu);
-        cwake.wait(lock, [&] { return stopping || lost; });
-        if (stopping) return;
-        continue;  // lost: reconnect at once, then back off
-      }
-      if (logger != nullptr && !logged_down) {
-        logger->Log(LogLevel::kWarn, what + ": cannot connect to " + settings.url + ": " + error + "; retrying every " +
-                                         std::to_string(settings.reconnect_min_ms) + " ms up to " +
-                                         std::to_string(settings.reconnect_max_ms) + " ms");
-        logged_down = true;
-      }
-      std::unique_lock<std::mutex> lock(cmu);
-      cwake.wait_for(lock, std::chrono::milliseconds(backoff), [&] { return stopping; });
-      if (stopping) return;
-      backoff = std::min(backoff * 2, settings.reconnect_max_ms);
-    }
+    reconnect.Run([this] { return Connect(); },
+                  [this] {
+                    {
+                      // What Paho no longer holds (a clean session dropped it) will never
+                      // be acknowledged: forget it, its msgid may be used again.
+                      const std::vector<int> pending = PendingTokens();
+                      const std::unordered_set<int> still(pending.begin(), pending.end());
+                      std::lock_guard<std::mutex> lock(mu);
+                      for (auto it = stale.begin(); it != stale.end();) it = still.count(*it) ? std::next(it) : stale.erase(it);
+                    }
+                    connected.store(true, std::memory_order_release);
+                    if (logger != nullptr) {
+                      logger->Log(LogLevel::kInfo, what + ": connected to " + settings.url + " as " + settings.client_id);
+                    }
+                    Notify();  // the outbox may retry now
+                    return true;
+                  });
   }
 
   void Stop() {
-    {
-      std::lock_guard<std::mutex> lock(cmu);
-      stopping = true;
-    }
-    cwake.notify_all();
+    reconnect.Stop();
     if (connector.joinable()) connector.join();
     if (client != nullptr) {
       if (MQTTClient_isConnected(client)) MQTTClient_disconnect(client, 2000);
