@@ -31,6 +31,9 @@ constexpr uint32_t kIngestStampEvery = 16;  // stamp one message in 16 for laten
 constexpr double kCheckpointPauseFactor = 19;
 // At the end of a run, how long forwarding sinks get to deliver their queues.
 constexpr std::chrono::milliseconds kForwardDrainTimeout{5000};
+// At a stop, how long sources holding accepted input (HTTP ingest) are
+// drained at most.
+constexpr std::chrono::seconds kStopDrainTimeout{10};
 }  // namespace
 
 // Per-source handler: watermark bookkeeping and routing into the pipeline.
@@ -293,10 +296,31 @@ Status Engine::Run() {
 
   Status failure;
   size_t finished = 0;
-  while (finished < sources_.size() && !stop_.load(std::memory_order_relaxed)) {
+  // After a stop request: only the sources holding accepted input are
+  // polled, until they are idle (or kStopDrainTimeout passed).
+  bool draining = false;
+  std::vector<bool> drain(sources_.size(), false);
+  auto drain_deadline = std::chrono::steady_clock::time_point::max();
+  while (finished < sources_.size()) {
+    if (!draining && stop_.load(std::memory_order_relaxed)) {
+      draining = true;
+      drain_deadline = std::chrono::steady_clock::now() + kStopDrainTimeout;
+      bool any = false;
+      for (uint32_t i = 0; i < sources_.size(); ++i) {
+        drain[i] = !router.clocks[i].finished && sources_[i]->StopAccepting();
+        any = any || drain[i];
+      }
+      if (!any) break;
+    }
+    if (draining && std::chrono::steady_clock::now() >= drain_deadline) {
+      logger_->Log(LogLevel::kWarn, "stopping: accepted messages still queued after " +
+                                        std::to_string(kStopDrainTimeout.count()) +
+                                        " s of draining are not processed");
+      break;
+    }
     bool progress = false;
     for (uint32_t i = 0; i < sources_.size(); ++i) {
-      if (router.clocks[i].finished) continue;
+      if (router.clocks[i].finished || (draining && !drain[i])) continue;
       router.SetSource(i);
       Result<PollState> r = sources_[i]->Poll(router, options_.poll_batch);
       if (!r.ok()) {
@@ -333,6 +357,7 @@ Status Engine::Run() {
     }
     pipeline.Flush(router.watermark);
     for (auto& f : router.forwarders) f->Advance(router.watermark);
+    if (draining && !progress) break;  // everything accepted was taken
     if (!progress && finished < sources_.size()) {
       if (dead_letter_ != nullptr) dead_letter_->Flush();
       waker_->WaitFor(std::chrono::milliseconds(2));  // or less: a live source got data

@@ -1,7 +1,8 @@
 // Tests for Engine::SubmitAlert (engine/src/engine.cc): manual alerts reach
 // every sink on the alert thread, count in vigil_alerts_total under their
 // rule name, are taken before the pipeline starts and at its end, and are
-// refused once the engine stopped.
+// refused once the engine stopped. A stop drains the sources that hold
+// accepted input (HTTP ingest) and only those.
 #include <gtest/gtest.h>
 #include <pthread.h>
 
@@ -117,6 +118,37 @@ TEST(EngineTest, ManualAlertsReachTheSinksOnTheAlertThread) {
   Status late = engine.SubmitAlert(Manual("door-open", AlertState::kRaised, 4000));
   EXPECT_EQ(late.code(), Status::Code::kUnsupported);
   EXPECT_EQ(capture->size(), 3u);
+}
+
+// A stop request (SIGTERM) before the source's messages were routed: a
+// source holding accepted input is drained to its end, in batches; a source
+// whose input stays with its origin is not read further.
+TEST(EngineTest, AStopDrainsOnlySourcesHoldingAcceptedInput) {
+  for (const bool holds : {true, false}) {
+    Schema schema;
+    schema.AddField("temp");
+    schema.AddTag("device");
+    std::vector<std::string> lines;
+    for (int i = 0; i < 3000; ++i) {
+      lines.push_back(R"({"ts":)" + std::to_string(1000 + i) + R"(,"device":"d)" + std::to_string(i % 50) +
+                      R"(","temp":20})");
+    }
+    std::atomic<bool> release{false};  // never finishes on its own
+    auto source = std::make_unique<ScriptedSource>(lines, &release, nullptr, holds);
+    ScriptedSource* scripted = source.get();
+    std::vector<std::unique_ptr<Source>> sources;
+    sources.push_back(std::move(source));
+    NullLogger logger;
+    EngineOptions options;
+    options.shards = 2;
+    options.poll_batch = 64;  // many polls: the drain loops until the source is idle
+    Engine engine(std::move(schema), std::make_unique<TagInterner>(), {}, std::move(sources), {}, nullptr, &logger,
+                  options);
+    engine.RequestStop();
+    ASSERT_TRUE(engine.Run().ok());
+    EXPECT_EQ(scripted->stop_calls, 1);
+    EXPECT_EQ(engine.stats().messages, holds ? 3000u : 0u) << (holds ? "holds accepted input" : "input stays at its origin");
+  }
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // ScriptedSource: a Source for engine tests that parses a fixed list of
 // JSON lines (rejects go to the handler), then stays idle until `release`
 // is set, then finishes. With `available`, only the lines below its value
-// are handed out so far (a test feeds in steps). Router thread only, like
+// are handed out so far (a test feeds in steps). With `holds_accepted`,
+// StopAccepting() says its lines were accepted for good (like the HTTP
+// ingest's 202): the engine drains them at a stop. Router thread only, like
 // any Source.
 #pragma once
 
@@ -19,8 +21,13 @@ namespace vigil::testing {
 class ScriptedSource final : public Source {
  public:
   ScriptedSource(std::vector<std::string> lines, std::atomic<bool>* release,
-                 std::atomic<size_t>* available = nullptr)
-      : lines_(std::move(lines)), release_(release), available_(available) {}
+                 std::atomic<size_t>* available = nullptr, bool holds_accepted = false)
+      : lines_(std::move(lines)), release_(release), available_(available), holds_accepted_(holds_accepted) {}
+  bool StopAccepting() override {
+    ++stop_calls;
+    return holds_accepted_;
+  }
+  int stop_calls = 0;
   const std::string& name() const override { return name_; }
   Status Open(const Schema& schema, TagInterner* tags) override {
     parser_ = std::make_unique<JsonMessageParser>(schema, MessageFormat{}, tags);
@@ -47,6 +54,7 @@ class ScriptedSource final : public Source {
   std::vector<std::string> lines_;
   std::atomic<bool>* release_;
   std::atomic<size_t>* available_;
+  bool holds_accepted_;
   std::unique_ptr<JsonMessageParser> parser_;
   ParsedMessage m_;
   size_t next_ = 0;

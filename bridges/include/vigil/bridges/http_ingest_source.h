@@ -81,6 +81,11 @@ class HttpIngestSource final : public Source {
   Result<PollState> Poll(MessageHandler& handler, size_t max_messages) override;
   bool live() const override { return true; }
   int64_t allowed_lateness_ms() const override { return options_.allowed_lateness_ms; }
+  // Close(), then the engine drains what was accepted (202) before it stops.
+  bool StopAccepting() override {
+    Close();
+    return true;
+  }
 
   // Any HTTP thread. `content_type` is the request's Content-Type header
   // (parameters such as charset are ignored; empty: sniffed from the body).

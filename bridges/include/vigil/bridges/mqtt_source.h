@@ -74,6 +74,12 @@ class MqttSource final : public Source {
   int64_t allowed_lateness_ms() const override { return options_.allowed_lateness_ms; }
   bool connected() const override;
   void ReportMetrics(std::vector<BridgeMetric>* out) const override;
+  // Close(): what is queued was acknowledged to the broker already, so the
+  // engine drains it before it stops.
+  bool StopAccepting() override {
+    Close();
+    return true;
+  }
 
   // Stops the session; Poll() still drains what was queued.
   void Close();

@@ -69,6 +69,14 @@ class Source {
   // commits its offsets here). Router thread.
   virtual void OnCheckpointDurable(std::string_view position) {}
 
+  // The engine is stopping (SIGINT/SIGTERM, a reload): take no new input.
+  // Returns true when the source holds input it already accepted for good
+  // (a push source that answered its senders, such as the HTTP ingest's
+  // 202) and that the engine must still Poll until idle before it stops;
+  // false (default) when unread input stays with its origin (a file, a
+  // broker that redelivers what was not acknowledged). Router thread.
+  virtual bool StopAccepting() { return false; }
+
   // Supervision, any thread (read atomics only). connected(): 0/1 for
   // vigil_source_connected (a broker source: its session is up).
   virtual bool connected() const { return true; }
