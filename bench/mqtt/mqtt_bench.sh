@@ -8,7 +8,8 @@
 #     (build/bench/vigil_mqtt_latency): publish -> alert received, p50/p99.
 #   bench/mqtt/mqtt_bench.sh [BUILD_DIR] [MESSAGES] [QOS] [PROBES_PER_SECOND]
 # MESSAGES 0 skips part 1 (to repeat only the latency measurement);
-# LAT_RUNS=N repeats part 2 N times against the same vigil.
+# LAT_RUNS=N repeats part 2 N times against the same vigil; CKPT sets
+# vigil's checkpoint_interval (default 1s).
 set -u
 build=$(realpath "${1:-build}")
 n=${2:-300000}
@@ -35,7 +36,7 @@ pids+=("$!")
 sleep 0.5
 
 cat >"$tmp/rules.yaml" <<YAML
-engine: {shards: 2, state_dir: state, checkpoint_interval: 1s}
+engine: {shards: 2, state_dir: state, checkpoint_interval: ${CKPT:-1s}}
 http: {listen: "127.0.0.1:$hport"}
 sources:
   - name: mqtt
