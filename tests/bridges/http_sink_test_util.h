@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "../lib/collecting_logger.h"
 #include "vigil/engine/alert.h"
 #include "vigil/engine/alert_dispatcher.h"
 #include "vigil/engine/http_server.h"
@@ -30,6 +31,8 @@
 #include "vigil/engine/sink.h"
 
 namespace vigil::bridges::testing {
+
+using vigil::testing::CollectingLogger;
 
 // One alert with storage for everything its AlertView refers to.
 struct TestAlert {
@@ -159,22 +162,6 @@ class RecordingHttpPeer {
   bool released_ = false;
   std::vector<RecordedRequest> requests_;
   std::vector<std::string> delivered_;
-};
-
-class CollectingLogger final : public Logger {
- public:
-  void Log(LogLevel, std::string_view message) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    lines_.emplace_back(message);
-  }
-  std::vector<std::string> lines() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return lines_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> lines_;
 };
 
 // A loopback port nothing listens on (bound, then closed).

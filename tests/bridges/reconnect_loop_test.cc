@@ -16,26 +16,12 @@
 #include <thread>
 #include <vector>
 
+#include "../lib/collecting_logger.h"
+
 namespace vigil::bridges {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-class Lines final : public Logger {
- public:
-  void Log(LogLevel, std::string_view message) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    lines_.emplace_back(message);
-  }
-  std::vector<std::string> lines() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return lines_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> lines_;
-};
 
 // Attempts answer from a script: "" succeeds, anything else is the error.
 // Records when each attempt started.
@@ -67,7 +53,7 @@ bool WaitUntil(const std::function<bool()>& pred, std::chrono::milliseconds limi
 }
 
 TEST(ReconnectLoopTest, BackoffDoublesUpToTheCapAndRestartsAfterASuccess) {
-  Lines log;
+  vigil::testing::CollectingLogger log;
   ReconnectLoop loop({20, 80, "mqtt sink tcp://h:1", "tcp://h:1", &log});
   Script s;
   // 4 failures (backoffs 20, 40, 80, 80), a success, lost, 1 failure (20).
