@@ -116,7 +116,7 @@ if wait_for 10 alert_seen; then ok "after the reload, same port, the open alert 
 # The reloaded engine is up (its start line is the second one; the checks
 # above may have been answered by the engine being replaced).
 reloaded() { [ "$(grep -c 'vigil run: [0-9]* rules' "$tmp/err")" -ge 2 ] && curl -sf "$base/readyz" >/dev/null; }
-wait_for 15 reloaded || fail "the reloaded engine did not come up"
+wait_for 15 reloaded || { fail "the reloaded engine did not come up"; tail -5 "$tmp/err"; }
 # SIGTERM right after a 202: every accepted message is still processed (the
 # engine drains the ingest queue before it stops), none is lost. 60,000
 # messages take the router tens of ms; the signal follows within a few.
@@ -132,7 +132,7 @@ wait "$vpid"
 rc=$?
 [ "$rc" = 0 ] && ok "SIGTERM: exit 0" || fail "vigil exit $rc"
 grep -q "vigil run: stopped after 60000 messages" "$tmp/err" && ok "all 60,000 accepted messages processed before the stop" \
-  || fail "accepted messages lost at the stop: $(grep -o 'vigil run: stopped after [0-9]* messages' "$tmp/err" | tail -1)"
+  || { fail "accepted messages lost at the stop: $(grep -o 'vigil run: stopped after [0-9]* messages' "$tmp/err" | tail -1)"; tail -5 "$tmp/err"; }
 grep -q '"key":{"device":"d1"},"state":"raised"' "$tmp/alerts.ndjson" && ok "the alert reached the file sink" || fail "file sink"
 grep -q '"reason":"invalid_json"' "$tmp/vigil-state/dead-letter.ndjson" 2>/dev/null && ok "the malformed line was dead-lettered" || fail "dead letter"
 
