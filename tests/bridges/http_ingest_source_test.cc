@@ -203,6 +203,25 @@ TEST_F(HttpIngestSourceTest, TooLargeAndTooDeep) {
   EXPECT_EQ(r.body, R"({"accepted":1,"rejected":1,"errors":[{"index":0,"line":1,"reason":"too_large"}]})");
 }
 
+// The request-time depth check counts levels as the engine's parser does,
+// empty arrays and objects included (simdjson's DOM limit skips them).
+// Found by tests/fuzz/http_ingest_fuzzer.
+TEST_F(HttpIngestSourceTest, DepthCountsEmptyContainersAsTheEngineDoes) {
+  HttpIngestSourceOptions o;
+  o.format.max_depth = 3;
+  auto s = Make(o);
+  IngestResponse r = s->Submit(R"({"ts":[{"ts":[]}]})" "\n" R"({"a":[{"b":{}}]})" "\n" R"({"a":[{"b":[1]}]})" "\n"
+                               R"({"a":[{}]})" "\n" R"({"a":[[]],"b":{"c":{}}})" "\n",
+                               "application/x-ndjson");
+  EXPECT_EQ(r.body, R"({"accepted":2,"rejected":3,"errors":[{"index":0,"line":1,"reason":"too_deep"},)"
+                    R"({"index":1,"line":2,"reason":"too_deep"},{"index":2,"line":3,"reason":"too_deep"}]})");
+  // What was accepted is not refused later by the engine's parser.
+  const Collector c = Drain(*s);
+  EXPECT_EQ(c.messages.size(), 2u);
+  ASSERT_EQ(c.rejects.size(), 3u);  // the request-time rejections, reported again
+  for (const std::string& reject : c.rejects) EXPECT_EQ(reject.rfind("too_deep|", 0), 0u) << reject;
+}
+
 TEST_F(HttpIngestSourceTest, RequestErrors) {
   auto s = Make();
   auto r = s->Submit("", "application/json");
