@@ -97,7 +97,14 @@ base="http://127.0.0.1:$port"
 received() { curl -sf "$base/metrics" | awk '/^vigil_messages_received_total\{source="plant"\}/{print $2}'; }
 some_received() { r=$(received); [ -n "$r" ] && [ "${r%.*}" -gt 2000 ]; }
 wait_for 30 some_received || die "the first run received nothing from Kafka"
-sleep 1
+# A checkpoint that began after those messages, so it holds Kafka positions
+# (on a loaded machine the pause after a slow checkpoint can last seconds:
+# killing before one would leave nothing to resume from).
+checkpoints() { curl -sf "$base/metrics" | awk '/^vigil_checkpoints_total\{result="ok"\}/{printf "%d", $2}'; }
+ckpt=$(checkpoints)
+checkpointed() { local n; n=$(checkpoints); [ -n "$n" ] && [ "$n" -ge $(( ${ckpt:-0} + 2 )) ]; }
+wait_for 30 checkpointed || die "no checkpoint after the first messages"
+sleep 0.5
 kill -9 "$run1"
 wait "$run1" 2>/dev/null
 kill -0 "$producer" 2>/dev/null && ok "vigil run killed with SIGKILL mid-stream (the producer is still running)" ||
