@@ -330,6 +330,32 @@ TEST(JsonMessageParserTest, EscapedKeyMatchesItsUnescapedName) {
   EXPECT_DOUBLE_EQ(h.Field("temp"), 3);
 }
 
+// Keys and strings without escapes are read from the input in place (no
+// unescaping copy); anything with a backslash goes through simdjson's
+// unescaping, which also validates it.
+TEST(JsonMessageParserTest, InvalidEscapesAreRejectedInKeysAndUnusedStrings) {
+  Harness h;
+  EXPECT_EQ(h.Parse(R"({"zone":"a","note":"bad \x escape"})"), RejectReason::kInvalidJson);
+  EXPECT_EQ(h.Parse(R"({"zone":"a","no\qte":1})"), RejectReason::kInvalidJson);
+  EXPECT_EQ(h.Parse(R"({"zone":"a\u12"})"), RejectReason::kInvalidJson);
+  ASSERT_EQ(h.Parse(R"({"zone":"a","note":"fine \" escape"})"), RejectReason::kNone);
+  EXPECT_EQ(h.Tag("zone"), "a");
+}
+
+TEST(JsonMessageParserTest, KeysOfEveryLengthMatchExactly) {
+  // 1, 8, 9, 16, 17 and 21 bytes: the prefix words and the compared tail.
+  Harness h({"a", "abcdefgh", "abcdefghi", "abcdefghijklmnop", "abcdefghijklmnopq", "abcdefghijklmnopqrstu"}, {});
+  ASSERT_EQ(h.Parse(R"({"abcdefghijklmnopqrstv":9,"abcdefghijklmnopqrstu":6,"abcdefghijklmnopr":0,)"
+                    R"("abcdefghijklmnopq":5,"abcdefghijklmnop":4,"abcdefghi":3,"abcdefgh":2,"a":1,"ab":7})"),
+            RejectReason::kNone);
+  EXPECT_DOUBLE_EQ(h.Field("a"), 1);
+  EXPECT_DOUBLE_EQ(h.Field("abcdefgh"), 2);
+  EXPECT_DOUBLE_EQ(h.Field("abcdefghi"), 3);
+  EXPECT_DOUBLE_EQ(h.Field("abcdefghijklmnop"), 4);
+  EXPECT_DOUBLE_EQ(h.Field("abcdefghijklmnopq"), 5);
+  EXPECT_DOUBLE_EQ(h.Field("abcdefghijklmnopqrstu"), 6);
+}
+
 TEST(JsonMessageParserTest, UnicodeAndEscapesInTags) {
   Harness h;
   ASSERT_EQ(h.Parse(R"({"zone":"caf\u00e9","sensor":"\"q\""})"), RejectReason::kNone);
