@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "forward/forwarder.h"
@@ -34,6 +35,8 @@ constexpr std::chrono::milliseconds kForwardDrainTimeout{5000};
 // At a stop, how long sources holding accepted input (HTTP ingest) are
 // drained at most.
 constexpr std::chrono::seconds kStopDrainTimeout{10};
+// How long a checkpoint a source asks for (CheckpointNow) may take.
+constexpr std::chrono::milliseconds kSyncCheckpointTimeout{30000};
 }  // namespace
 
 // Per-source handler: watermark bookkeeping and routing into the pipeline.
@@ -87,6 +90,27 @@ class Engine::Router final : public MessageHandler {
     }
   }
 
+  // Positions and watermark now, then a barrier behind everything routed:
+  // the shards' state at the barrier matches these positions exactly.
+  void BeginCheckpoint() {
+    ++checkpoint_id;
+    checkpointer->Begin(checkpoint_id, engine_->Progress(*this, checkpoint_id), engine_->Positions(*this));
+    pipeline_->Barrier(checkpoint_id, watermark);
+  }
+
+  bool CheckpointNow() override {
+    if (checkpointer == nullptr) return false;
+    // One in flight holds older positions: let it finish first.
+    if (!checkpointer->WaitIdleFor(kSyncCheckpointTimeout)) return false;
+    if (auto durable = checkpointer->TakeDurable()) engine_->NotifyDurable(*durable);
+    BeginCheckpoint();
+    if (!checkpointer->WaitIdleFor(kSyncCheckpointTimeout)) return false;
+    std::optional<std::vector<StoredSource>> durable = checkpointer->TakeDurable();
+    if (!durable) return false;  // it failed (the checkpointer logged why)
+    engine_->NotifyDurable(*durable);
+    return true;
+  }
+
   void RecomputeWatermark() {
     int64_t wm = kMaxTime;
     bool any = false;
@@ -125,6 +149,8 @@ class Engine::Router final : public MessageHandler {
   std::vector<std::unique_ptr<Forwarder>> forwarders;
   int64_t watermark = kMinTime;
   int64_t start_ts = kMinTime;
+  Checkpointer* checkpointer = nullptr;  // null: no state dir
+  uint64_t checkpoint_id = 0;
 
  private:
   Engine* engine_;
@@ -253,6 +279,7 @@ Status Engine::Run() {
   popt.logger = logger_;
   Pipeline pipeline(schema_, tags_.get(), &keys, rules_, popt, &dispatcher);
   Router router(this, &pipeline);
+  router.checkpointer = checkpointer.get();
   for (auto& s : sources_) {
     s->SetWaker(waker_.get());
     Status st = s->Open(schema_, tags_.get());
@@ -289,7 +316,6 @@ Status Engine::Run() {
     live_dispatcher_ = &dispatcher;
     live_checkpointer_ = checkpointer.get();
   }
-  uint64_t checkpoint_id = 0;
   const auto interval = std::chrono::milliseconds(std::max<int64_t>(options_.checkpoint_interval_ms, 10));
   auto next_checkpoint = std::chrono::steady_clock::now() + interval;
   ready_.store(true, std::memory_order_release);
@@ -341,11 +367,7 @@ Status Engine::Run() {
     LogRejections(false);
     LogRuleLimits(pipeline, keys, false);
     if (checkpointer != nullptr && std::chrono::steady_clock::now() >= next_checkpoint && !checkpointer->Busy()) {
-      // Positions and watermark now, then a barrier behind everything routed:
-      // the shards' state at the barrier matches these positions exactly.
-      ++checkpoint_id;
-      checkpointer->Begin(checkpoint_id, Progress(router, checkpoint_id), Positions(router));
-      pipeline.Barrier(checkpoint_id, router.watermark);
+      router.BeginCheckpoint();
       // A minimum pause after each checkpoint (like Flink's), proportional
       // to its cost: see kCheckpointPauseFactor.
       const auto pause = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -374,7 +396,7 @@ Status Engine::Run() {
     // The final checkpoint: everything processed, every alert synced.
     const bool synced = dispatcher.Sync();
     std::vector<StoredSource> final_positions = Positions(router);
-    Status st = checkpointer->CommitFinal(Progress(router, checkpoint_id + 1), final_positions,
+    Status st = checkpointer->CommitFinal(Progress(router, router.checkpoint_id + 1), final_positions,
                                           pipeline.CollectFinal(), synced);
     if (!st.ok()) {
       logger_->Log(LogLevel::kError, "final checkpoint: " + st.message());

@@ -162,6 +162,11 @@ std::string KafkaSource::EffectiveProperty(const std::string& name) const {
 Result<PollState> KafkaSource::Poll(MessageHandler& handler, size_t max_messages) {
   if (rk_ == nullptr) return PollState::kIdle;
   size_t handled = 0;
+  poll_handler_ = &handler;
+  struct Clear {
+    MessageHandler** p;
+    ~Clear() { *p = nullptr; }
+  } clear{&poll_handler_};
   while (handled < max_messages) {
     kafka::MessagePtr m(rd_kafka_consumer_poll(rk_, 0));
     if (m == nullptr) break;
@@ -298,6 +303,13 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* parts) {
 }
 
 void KafkaSource::Revoke(rd_kafka_topic_partition_list_t* parts, bool lost) {
+  // Checkpoint first (issue: "on revoke, checkpoint first"): the durable
+  // offsets then cover every message handed over from these partitions, so
+  // their new owner starts exactly where this consumer stopped. Without it
+  // (no state dir, a failed checkpoint, a lost assignment) the last durable
+  // checkpoint's offsets are committed and the new owner reprocesses what
+  // came after them.
+  const bool checkpointed = !lost && poll_handler_ != nullptr && poll_handler_->CheckpointNow();
   kafka::PartitionListPtr commit(rd_kafka_topic_partition_list_new(parts->cnt));
   for (int i = 0; i < parts->cnt; ++i) {
     auto it = cursors_.find({parts->elems[i].topic, parts->elems[i].partition});
@@ -318,7 +330,10 @@ void KafkaSource::Revoke(rd_kafka_topic_partition_list_t* parts, bool lost) {
   }
   if (options_.logger != nullptr) {
     options_.logger->Log(LogLevel::kInfo, "kafka source '" + options_.name + "': " + (lost ? "lost " : "revoked ") +
-                                              PartitionNames(parts));
+                                              PartitionNames(parts) +
+                                              (checkpointed ? " after a checkpoint (offsets committed exactly)"
+                                               : lost       ? ""
+                                                            : " (committed the last durable checkpoint's offsets)"));
   }
 }
 

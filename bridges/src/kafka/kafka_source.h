@@ -149,6 +149,9 @@ class KafkaSource final : public Source {
   int32_t last_partition_ = -1;
   Cursor* last_cursor_ = nullptr;
   std::chrono::steady_clock::time_point next_lag_refresh_{};
+  // The handler of the Poll in progress (rebalance callbacks run inside
+  // it), null outside Poll: a revoke asks it for a checkpoint first.
+  MessageHandler* poll_handler_ = nullptr;
 
   // Any thread.
   std::atomic<bool> connected_{false};

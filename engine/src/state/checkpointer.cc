@@ -54,6 +54,11 @@ void Checkpointer::WaitIdle() {
   cv_.wait(lock, [this] { return !in_flight_; });
 }
 
+bool Checkpointer::WaitIdleFor(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, timeout, [this] { return !in_flight_; });
+}
+
 void Checkpointer::OnShardState(uint64_t id, uint32_t shard, StateDelta delta) {
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -22,6 +22,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -44,6 +45,8 @@ class Checkpointer final : public CheckpointListener {
   // True while a checkpoint is in flight.
   bool Busy() const;
   void WaitIdle();
+  // WaitIdle for at most `timeout`; false when a checkpoint is still in flight.
+  bool WaitIdleFor(std::chrono::milliseconds timeout);
   // After Pipeline::Finish(): writes `final_delta` with the final positions,
   // synchronously, then flushes the memtable (fast next start).
   Status CommitFinal(StoredProgress progress, std::vector<StoredSource> sources, const StateDelta& final_delta,

@@ -28,6 +28,13 @@ class MessageHandler {
   virtual void OnMessage(ParsedMessage& message) = 0;
   // A rejected message: `where` says where it came from ("data.ndjson:17").
   virtual void OnReject(RejectReason reason, std::string_view raw, std::string_view where) = 0;
+  // The source is about to give up input it already handed over (a Kafka
+  // partition revoked in a rebalance): checkpoint everything handed over so
+  // far and wait until it is durable. Returns true once it is, after every
+  // source got its positions through Source::OnCheckpointDurable; false
+  // when the engine keeps no state, or the checkpoint failed or took longer
+  // than 30 s. Only from inside Poll (router thread).
+  virtual bool CheckpointNow() { return false; }
 };
 
 enum class PollState { kActive, kIdle, kFinished };
