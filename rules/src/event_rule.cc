@@ -33,6 +33,11 @@ EventRule::EventRule(RuleCommon common, CompiledExpr when, std::unique_ptr<Compi
     }
     agg_sources_.push_back(src);
   }
+  constexpr int64_t kEwmaTaus = 40;
+  for (const SeriesSpec& s : series_) idle_horizon_ms_ = std::max(idle_horizon_ms_, s.window_ms);
+  for (const EwmaSpec& e : ewmas_) {
+    idle_horizon_ms_ = std::max(idle_horizon_ms_, e.tau_ms > INT64_MAX / kEwmaTaus ? INT64_MAX : kEwmaTaus * e.tau_ms);
+  }
 }
 
 namespace {
@@ -142,10 +147,12 @@ class EventRuleShard final : public RuleShard {
   };
 
  public:
-  // Keys in OK state silent since before `cutoff` lose their record and
-  // aggregates; PENDING and FIRING keys are kept (their `for` and their
-  // clear must not be lost).
+  // Keys in OK state silent since before `cutoff` (and the rule's idle
+  // horizon before that) lose their record and aggregates; PENDING and
+  // FIRING keys are kept (their `for` and their clear must not be lost).
   size_t EvictIdle(int64_t cutoff) noexcept override {
+    const int64_t horizon = rule_.idle_horizon_ms();
+    cutoff = cutoff < kMinTime + horizon ? kMinTime : cutoff - horizon;
     size_t evicted = 0;
     for (uint32_t slot = 0; slot < slot_end_; ++slot) {
       KeyState& st = states_.Get(slot);

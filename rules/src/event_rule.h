@@ -47,6 +47,12 @@ class EventRule final : public Rule {
   const std::vector<AggSource>& agg_sources() const { return agg_sources_; }
   const std::vector<SeriesSpec>& series() const { return series_; }
   const std::vector<EwmaSpec>& ewmas() const { return ewmas_; }
+  // How long an idle key's aggregates still matter: its longest sliding
+  // window, and 40 ewma time constants (exp(-40) is below a double's
+  // precision: the ewma is then its next value). key_ttl eviction waits
+  // that much longer, so that it never changes a result (DESIGN.md's
+  // aggregates and ewma have no time limit).
+  int64_t idle_horizon_ms() const { return idle_horizon_ms_; }
 
  private:
   RuleCommon common_;
@@ -56,6 +62,7 @@ class EventRule final : public Rule {
   std::vector<AggSource> agg_sources_;
   std::vector<SeriesSpec> series_;
   std::vector<EwmaSpec> ewmas_;
+  int64_t idle_horizon_ms_ = 0;
 };
 
 }  // namespace vigil::rules

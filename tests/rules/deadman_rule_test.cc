@@ -163,6 +163,29 @@ TEST(DeadmanRuleTest, LateMessageStillClears) {
   EXPECT_EQ(h.Brief(h.alerts().back()), "raised a 19000");
 }
 
+// A late message can move a key's deadline to or before the watermark: it
+// is due at once, so it fires before the next message even when that one
+// does not move the watermark, and at the end of the input (it is not
+// beyond the last watermark). Found by differential testing against
+// DESIGN.md.
+TEST(DeadmanRuleTest, ADeadlineALateMessageMadeDueFiresAtTheNextMessageAndAtTheEnd) {
+  {
+    RuleHarness h(kLost);
+    h.Feed({Beat(0, "a"), Beat(0, "b"), Beat(20000, "b")});  // a raised at 10000
+    h.Feed(Beat(10000, "a"));  // late: clears, last_seen 10000, deadline 20000 <= watermark 20000
+    ASSERT_EQ(h.Briefs(), (Briefs{"raised a 10000", "raised b 10000", "cleared b 20000", "cleared a 10000"}));
+    h.End();
+    EXPECT_EQ(h.Brief(h.alerts().back()), "raised a 20000");
+    EXPECT_EQ(h.alerts().size(), 5u);
+  }
+  {
+    RuleHarness h(kLost);
+    h.Feed({Beat(0, "a"), Beat(0, "b"), Beat(20000, "b"), Beat(10000, "a")});
+    h.Feed(Beat(20000, "b"));  // the watermark stays at 20000: a's deadline fires first
+    EXPECT_EQ(h.Brief(h.alerts().back()), "raised a 20000");
+  }
+}
+
 TEST(DeadmanRuleTest, MultiTagKeyWithExpectMaps) {
   RuleHarness h(R"(
 - name: lost

@@ -9,9 +9,10 @@
 // interned, keys interned per schema key list (kNoKey when a tag is missing),
 // key_shards 0, key_slots from KeyInfo::slot. Order of work copies engine/src/pipeline/
 // pipeline.cc: OnStart(first ts) once, then per message the watermark (the
-// highest ts so far, minus an optional allowed lateness) advances first and,
-// when it moved, every rule with watermark >= next_deadline() gets
-// OnWatermark; then every rule gets OnEvent. End() calls OnEndOfInput.
+// highest ts so far, minus an optional allowed lateness) advances first and
+// every rule with watermark >= next_deadline() gets OnWatermark (also when
+// the watermark did not move); then every rule gets OnEvent. End() gives
+// the due deadlines their OnWatermark, then calls OnEndOfInput.
 // Alerts land, in emission order, in alerts().
 //
 // Limits (engine.max_keys_per_rule, engine.max_window_samples) apply as on
@@ -151,6 +152,7 @@ class RuleHarness {
   // End of a finite input: every open window closes.
   void End() {
     if (!ok()) return;
+    AdvanceTo(watermark_);  // deadlines a late message made due at the last watermark
     for (auto& r : shards_) r->OnEndOfInput(out_);
   }
 
@@ -277,7 +279,7 @@ class RuleHarness {
 
  private:
   void AdvanceTo(int64_t wm) {
-    if (wm <= watermark_) return;
+    if (wm < watermark_ || wm == kMinTime) return;
     watermark_ = wm;
     for (auto& r : shards_) {
       if (wm >= r->next_deadline()) r->OnWatermark(wm, out_);

@@ -76,6 +76,39 @@ TEST(RuleLimitsTest, AnEvictedKeyFreesItsPlace) {
   EXPECT_EQ(h.shard().keys_rejected(), 1u);
 }
 
+// key_ttl never changes a result: a key whose sliding window or ewma
+// still reaches its last samples is kept (longest window; 40 ewma time
+// constants), then evicted. Found by differential testing against DESIGN.md.
+TEST(RuleLimitsTest, EvictionWaitsForTheLongestWindowAndFortyEwmaTimeConstants) {
+  constexpr int64_t kDay = 86400000, kHour = 3600000;
+  RuleHarness h(R"(
+- name: cnt-long
+  key: [zone]
+  when: count(temp, 3d) >= 2
+- name: ewma-long
+  key: [zone]
+  when: ewma(temp, 30d) > 15
+- name: plain
+  key: [zone]
+  when: temp > 100
+)");
+  ASSERT_TRUE(h.ok());
+  h.Feed({Temp(0, 10, "a")});
+  // key_ttl (24 h) passed: only the rule without aggregates forgets a.
+  EXPECT_EQ(h.shard(0).EvictIdle(/*cutoff=*/kDay + 1), 0u);
+  EXPECT_EQ(h.shard(1).EvictIdle(kDay + 1), 0u);
+  EXPECT_EQ(h.shard(2).EvictIdle(kDay + 1), 1u);
+  // 25 h later: the 3-day count holds both messages (2: raise); the ewma is
+  // 10 + (1 - e^(-25h/30d)) * 10 = 10.35 (no raise), not a fresh 20.
+  h.Feed({Temp(kDay + kHour, 20, "a")});
+  EXPECT_EQ(h.Briefs(), (Briefs{"cnt-long raised a 90000000"}));
+  // Past key_ttl plus the horizon the keys go: 3 days after the last
+  // message for the count (still FIRING here: kept), 40 x 30 days for the ewma.
+  EXPECT_EQ(h.shard(1).EvictIdle(kDay + kHour + 1200 * kDay), 0u);
+  EXPECT_EQ(h.shard(1).EvictIdle(kDay + kHour + 1200 * kDay + 1), 1u);
+  EXPECT_EQ(h.shard(0).EvictIdle(kDay + kHour + 3 * kDay + 1), 0u) << "FIRING keys are kept";
+}
+
 TEST(RuleLimitsTest, WindowRuleRefusesNewKeysAndClosesTheWindowsOfTheOthers) {
   RuleHarness h(R"(
 - name: avg-hot

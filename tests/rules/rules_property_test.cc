@@ -564,16 +564,17 @@ TEST(RulesPropertyTest, StreamsWithLateMessagesMatchTheReference) {
     for (size_t i = 0; i < evs.size(); ++i) {
       const Ev& e = evs[i];
       max_ts = i == 0 ? e.ts : std::max(max_ts, e.ts);
-      if (i == 0 || max_ts - lateness > wm) {
-        wm = max_ts - lateness;
-        win_avg.Advance(wm, i, want);
-        win_count.Advance(wm, i, want);
-        lost.Advance(wm, i, want);
-      }
+      wm = i == 0 ? max_ts - lateness : std::max(wm, max_ts - lateness);
+      // At every message what is due fires, also when the watermark did not
+      // move (a late message may have made a deadman deadline due).
+      win_avg.Advance(wm, i, want);
+      win_count.Advance(wm, i, want);
+      lost.Advance(wm, i, want);
       win_avg.Add(e, wm);
       win_count.Add(e, wm);
       lost.Add(e, i, want);
     }
+    lost.Advance(wm, evs.size(), want);  // due at the last watermark: not beyond it
     win_avg.End(evs.size(), want);
     win_count.End(evs.size(), want);
 
