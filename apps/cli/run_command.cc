@@ -120,6 +120,7 @@ struct RunResult {
 struct RunShared {
   const RunArgs* args = nullptr;
   StateStore* store = nullptr;
+  std::string state_dir;
   bridges::DeadLetterFile* dead = nullptr;
   AlertBoard* board = nullptr;
   Logger* logger = nullptr;
@@ -137,6 +138,7 @@ RunResult RunOnce(std::unique_ptr<LoadedConfig> cfg, RunShared& sh) {
   bridges::BridgeContext bridge_context;
   bridge_context.logger = sh.logger;
   bridge_context.state = sh.store;
+  bridge_context.state_dir = sh.state_dir;
   bridges::DeadLetterFile* dead = sh.dead;
   bridge_context.on_rejected = [dead](std::string_view sink, std::string_view alert_json, std::string_view reason) {
     dead->WriteRejectedAlert(sink, alert_json, reason);
@@ -343,6 +345,7 @@ int RunEngine(const RunArgs& a) {
   ReloadSlot reload(a.rules, &logger);
   sh.args = &a;
   sh.store = store.get();
+  sh.state_dir = state_dir;
   sh.dead = dead->get();
   sh.board = &board;
   sh.logger = &logger;

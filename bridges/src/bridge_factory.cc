@@ -1,6 +1,7 @@
 // Bridge factory: sources and sinks from the rules file.
 #include "vigil/bridges/bridge_factory.h"
 
+#include <cctype>
 #include <cstdio>
 
 #include "vigil/bridges/basic_sinks.h"
@@ -157,11 +158,26 @@ void CheckBridges(const RulesFile& file, ConfigErrors& errors) {
   for (const auto& s : file.sinks) CheckSink(s, file, errors);
 }
 
+std::string JournalDir(const std::string& state_dir, const std::string& source) {
+  if (state_dir.empty()) return {};
+  std::string safe;
+  for (char c : source) safe += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_';
+  if (safe != source || safe.empty()) {  // keep distinct names distinct
+    uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : source) h = (h ^ c) * 1099511628211ULL;
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+    safe += "-";
+    safe += hex;
+  }
+  return state_dir + "/journal/" + safe;
+}
+
 Result<std::vector<std::unique_ptr<Source>>> BuildSources(const RulesFile& file, const BridgeContext& context) {
   std::vector<std::unique_ptr<Source>> out;
   for (const auto& s : file.sources) {
     if (s.kind == "mqtt") {
-      auto source = BuildMqttSource(s, file, context.logger);
+      auto source = BuildMqttSource(s, file, context.logger, JournalDir(context.state_dir, s.name));
       if (!source.ok()) return source.status();
       out.push_back(std::move(source).value());
       continue;
@@ -180,6 +196,8 @@ Result<std::vector<std::unique_ptr<Source>>> BuildSources(const RulesFile& file,
       if (s.kind_node.IsMap() && s.kind_node["queue_messages"]) {
         o.queue_messages = s.kind_node["queue_messages"].as<size_t>();
       }
+      o.journal_dir = JournalDir(context.state_dir, s.name);
+      o.logger = context.logger;
       out.push_back(std::make_unique<HttpIngestSource>(std::move(o)));
       continue;
     }

@@ -8,7 +8,11 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <cmath>
+#include <csignal>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -324,6 +328,102 @@ TEST_F(HttpIngestSourceTest, CloseWakesWaitingRequests) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
   EXPECT_EQ(s->Submit("{\"temp\":3}", "").status, 503);
   EXPECT_EQ(Drain(*s).messages.size(), 1u);  // what was accepted is still delivered
+}
+
+
+// With a journal, what was answered 202 survives the process: a new source
+// on the same journal, resumed from a checkpointed Position(), hands over
+// exactly the messages after it (also from the middle of a request), then
+// what arrives next; without a checkpointed position it replays everything.
+class HttpIngestJournalTest : public HttpIngestSourceTest {
+ protected:
+  void SetUp() override {
+    HttpIngestSourceTest::SetUp();
+    char tmpl[] = "/tmp/vigil-ingest-journal-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::unique_ptr<HttpIngestSource> MakeJournaled() {
+    HttpIngestSourceOptions o;
+    o.journal_dir = dir_ + "/journal/api";
+    return Make(std::move(o));
+  }
+  static std::vector<double> Temps(const Collector& c) {
+    std::vector<double> t;
+    for (const auto& m : c.messages) t.push_back(m.temp);
+    return t;
+  }
+  std::string dir_;
+};
+
+TEST_F(HttpIngestJournalTest, AResumedSourceHandsOverExactlyWhatCameAfterThePosition) {
+  std::string position;
+  {
+    auto s = MakeJournaled();
+    EXPECT_EQ(s->Position(), "0:0");
+    ASSERT_EQ(s->Submit("{\"temp\":1}\n{\"temp\":2}\n{\"temp\":3}", "application/x-ndjson").status, 202);
+    ASSERT_EQ(s->Submit("[{\"temp\":4},{\"temp\":5},{\"temp\":\"x\"]", "application/json").status, 400);
+    ASSERT_EQ(s->Submit("[{\"temp\":4},{\"temp\":5}]", "application/json").status, 202);
+    Collector c(schema_, tags_);
+    ASSERT_TRUE(s->Poll(c, 2).ok());  // 1, 2: stops inside the first request
+    EXPECT_EQ(Temps(c), (std::vector<double>{1, 2}));
+    position = s->Position();
+    EXPECT_EQ(position, "0:2");
+    // The process dies here: 3, 4 and 5 were answered 202, never processed.
+  }
+  auto s = MakeJournaled();
+  ASSERT_TRUE(s->Resume(position).ok());
+  ASSERT_EQ(s->Submit("{\"temp\":6}", "application/json").status, 202);  // arrives while replaying
+  Collector c = Drain(*s);
+  EXPECT_EQ(Temps(c), (std::vector<double>{3, 4, 5, 6}));
+  // Everything handed over: the position is the journal's end.
+  const std::string end = s->Position();
+  EXPECT_NE(end, position);
+  EXPECT_EQ(end.substr(end.find(':')), ":0");
+  s->OnCheckpointDurable(end);
+  s.reset();
+  auto again = MakeJournaled();
+  ASSERT_TRUE(again->Resume(end).ok());
+  EXPECT_TRUE(Drain(*again).messages.empty());
+}
+
+TEST_F(HttpIngestJournalTest, WithoutACheckpointEverythingInTheJournalIsReplayedWithItsRejections) {
+  {
+    auto s = MakeJournaled();
+    auto r = s->Submit("{\"temp\":1}\nnot json\n{\"temp\":2}", "application/x-ndjson");
+    ASSERT_EQ(r.status, 202);
+    ASSERT_EQ(r.rejected, 1u);
+  }
+  auto s = MakeJournaled();
+  Collector c = Drain(*s);
+  EXPECT_EQ(Temps(c), (std::vector<double>{1, 2}));
+  ASSERT_EQ(c.rejects.size(), 1u);
+  EXPECT_EQ(c.rejects[0].substr(0, c.rejects[0].find('|')), "invalid_json");
+  EXPECT_NE(c.rejects[0].find("not json"), std::string::npos);
+}
+
+TEST_F(HttpIngestJournalTest, ARequestTheJournalCannotTakeIsRefusedWhole) {
+  auto s = MakeJournaled();
+  ASSERT_EQ(s->Submit("{\"temp\":1}", "application/json").status, 202);
+  // Files of this process may not grow past 40 bytes (as on a full disk):
+  // the next record cannot be written.
+  struct rlimit old {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = old;
+  small.rlim_cur = 40;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  auto r = s->Submit("{\"temp\":2,\"zone\":\"a rather long zone name\"}", "application/json");
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old), 0);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("cannot journal"), std::string::npos) << r.body;
+  // Nothing of it was queued or journaled; the journal goes on after it.
+  ASSERT_EQ(s->Submit("{\"temp\":3}", "application/json").status, 202);
+  EXPECT_EQ(Temps(Drain(*s)), (std::vector<double>{1, 3}));
+  s.reset();
+  EXPECT_EQ(Temps(Drain(*MakeJournaled())), (std::vector<double>{1, 3}));
 }
 
 }  // namespace

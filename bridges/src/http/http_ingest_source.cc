@@ -6,10 +6,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <limits>
 #include <vector>
 
+#include "journal/ingest_journal.h"
 #include "vigil/engine/alert_dispatcher.h"
+#include "vigil/engine/codec.h"
 #include "vigil/engine/json_parser.h"
 
 namespace vigil::bridges {
@@ -83,6 +86,21 @@ struct HttpIngestSource::Batch {
   std::vector<Span> spans;
   uint64_t request = 0;
   size_t bytes = 0;
+  // Its journal record: offset, and the offset after it (0, 0: no journal).
+  uint64_t journal_offset = 0;
+  uint64_t journal_end = 0;
+  bool replayed = false;  // read back from the journal after a restart (not counted in queued_*)
+};
+
+struct HttpIngestSource::Journaling {
+  std::unique_ptr<IngestJournal> journal;
+  std::unique_ptr<IngestJournal::Reader> replay;  // records accepted before a restart
+  uint64_t replay_from = 0;  // record offset to replay from (begin, or Resume's)
+  size_t replay_skip = 0;    // messages of that record handed over before the restart
+  uint64_t replay_end = 0;   // the journal's end at Open: later records are in queue_
+  bool replay_done = false;
+  uint64_t replayed = 0;     // messages handed over from the replay
+  uint64_t next_offset = 0;  // record offset of the next batch to hand over
 };
 
 namespace {
@@ -197,6 +215,16 @@ class Validator {
   simdjson::dom::parser parser_;
 };
 
+// The journal record of a request: a head with the request number and its
+// spans, then the body (without the padding).
+std::string JournalHead(uint64_t request, const std::vector<uint32_t>& spans_flat) {
+  std::string h;
+  PutInt64(&h, static_cast<int64_t>(request));
+  PutFixed32(&h, static_cast<uint32_t>(spans_flat.size() / 4));
+  for (uint32_t v : spans_flat) PutFixed32(&h, v);
+  return h;
+}
+
 IngestResponse Error(int status, std::string_view message) {
   IngestResponse r;
   r.status = status;
@@ -213,7 +241,111 @@ HttpIngestSource::~HttpIngestSource() = default;
 
 Status HttpIngestSource::Open(const Schema& schema, TagInterner* tags) {
   parser_ = std::make_unique<JsonMessageParser>(schema, options_.format, tags);
+  if (options_.journal_dir.empty()) return Status::Ok();
+  Result<std::unique_ptr<IngestJournal>> journal = IngestJournal::Open(options_.journal_dir);
+  if (!journal.ok()) return journal.status();
+  auto j = std::make_unique<Journaling>();
+  j->journal = std::move(journal).value();
+  // With no checkpointed position (none yet, or this source is new), every
+  // record still in the journal was accepted and never durably processed.
+  if (j->journal->truncated_at_open() > 0 && options_.logger != nullptr) {
+    options_.logger->Log(LogLevel::kWarn, "http source '" + options_.name + "': the journal " + j->journal->dir() +
+                                              " ended with a record cut short (" +
+                                              std::to_string(j->journal->truncated_at_open()) +
+                                              " bytes, a request never answered 202): removed");
+  }
+  j->replay_from = j->journal->begin();
+  j->replay_end = j->journal->end();
+  j->next_offset = j->replay_from;
+  std::lock_guard<std::mutex> lock(mu_);
+  journaling_ = std::move(j);
   return Status::Ok();
+}
+
+std::string HttpIngestSource::Position() const {
+  if (journaling_ == nullptr) return {};
+  if (current_ != nullptr && current_next_ < current_->spans.size()) {
+    return std::to_string(current_->journal_offset) + ":" + std::to_string(current_next_);
+  }
+  const Journaling& j = *journaling_;
+  // Before the replay started, the messages of its first record that were
+  // handed over before the restart still count as handed over.
+  const size_t skip = !j.replay_done && j.replay == nullptr && j.next_offset == j.replay_from ? j.replay_skip : 0;
+  return std::to_string(j.next_offset) + ":" + std::to_string(skip);
+}
+
+Status HttpIngestSource::Resume(std::string_view position) {
+  if (journaling_ == nullptr || position.empty()) return Status::Ok();
+  const size_t colon = position.find(':');
+  uint64_t offset = 0, skip = 0;
+  const std::string text(position);
+  char* end = nullptr;
+  offset = std::strtoull(text.c_str(), &end, 10);
+  if (colon == std::string_view::npos || end != text.c_str() + colon) {
+    return Status::InvalidArgument("http source '" + options_.name + "': unreadable position '" + text + "'");
+  }
+  skip = std::strtoull(text.c_str() + colon + 1, &end, 10);
+  Journaling& j = *journaling_;
+  if (offset < j.journal->begin()) {
+    return Status::Corruption("http source '" + options_.name + "': the journal in " + j.journal->dir() +
+                              " starts at " + std::to_string(j.journal->begin()) + ", after the checkpointed position " +
+                              text + " (segments removed by hand?)");
+  }
+  j.replay_from = std::min(offset, j.replay_end);
+  j.replay_skip = offset <= j.replay_end ? skip : 0;
+  j.next_offset = j.replay_from;
+  return Status::Ok();
+}
+
+void HttpIngestSource::OnCheckpointDurable(std::string_view position) {
+  if (journaling_ == nullptr) return;
+  journaling_->journal->Release(std::strtoull(std::string(position).c_str(), nullptr, 10));
+}
+
+Result<std::unique_ptr<HttpIngestSource::Batch>> HttpIngestSource::NextReplayed() {
+  Journaling& j = *journaling_;
+  if (j.replay_done) return std::unique_ptr<Batch>();
+  if (j.replay == nullptr) j.replay = j.journal->Read(j.replay_from, j.replay_end);
+  std::string record;
+  uint64_t offset = 0;
+  Result<bool> more = j.replay->Next(&record, &offset);
+  if (!more.ok()) return more.status();
+  if (!*more) {
+    j.replay_done = true;
+    j.replay.reset();
+    if (j.replayed > 0 && options_.logger != nullptr) {
+      options_.logger->Log(LogLevel::kInfo, "http source '" + options_.name + "': replayed " +
+                                                std::to_string(j.replayed) +
+                                                " messages accepted (202) before the restart from its journal " +
+                                                j.journal->dir());
+    }
+    return std::unique_ptr<Batch>();
+  }
+  Decoder in(record);
+  int64_t request = 0;
+  uint32_t n = 0;
+  auto batch = std::make_unique<Batch>();
+  bool good = in.GetInt64(&request) && in.GetFixed32(&n) && n <= record.size() / 16;
+  for (uint32_t i = 0; good && i < n; ++i) {
+    uint32_t off = 0, len = 0, index = 0, reason = 0;
+    good = in.GetFixed32(&off) && in.GetFixed32(&len) && in.GetFixed32(&index) && in.GetFixed32(&reason) &&
+           reason < static_cast<uint32_t>(RejectReason::kCount);
+    batch->spans.push_back(Batch::Span{off, len, index, static_cast<RejectReason>(reason)});
+  }
+  const size_t body = in.remaining();
+  for (const Batch::Span& s : batch->spans) good = good && uint64_t{s.offset} + s.length <= body;
+  if (!good) {
+    return Status::Corruption("http source '" + options_.name + "': unreadable journal record at offset " +
+                              std::to_string(offset) + " in " + j.journal->dir());
+  }
+  batch->data.assign(record, record.size() - body, body);
+  batch->data.append(simdjson::SIMDJSON_PADDING, ' ');
+  batch->request = static_cast<uint64_t>(request);
+  batch->bytes = body;
+  batch->journal_offset = offset;
+  batch->journal_end = offset + 4 + record.size();
+  batch->replayed = true;
+  return batch;
 }
 
 IngestResponse HttpIngestSource::Submit(std::string body, std::string_view content_type) {
@@ -286,6 +418,22 @@ IngestResponse HttpIngestSource::Submit(std::string body, std::string_view conte
       return busy;
     }
     if (closed_) return Error(503, "source '" + options_.name + "' is shutting down; nothing of this request was accepted");
+    if (journaling_ != nullptr) {
+      // In the journal before the 202, in queue order (under mu_).
+      std::vector<uint32_t> flat;
+      flat.reserve(batch->spans.size() * 4);
+      for (const Batch::Span& s : batch->spans) {
+        flat.insert(flat.end(), {s.offset, s.length, s.index, static_cast<uint32_t>(s.rejected)});
+      }
+      const std::string head = JournalHead(batch->request, flat);
+      Result<uint64_t> at = journaling_->journal->Append(head, std::string_view(batch->data.data(), body_size));
+      if (!at.ok()) {
+        return Error(503, "source '" + options_.name + "' cannot journal the request (" + at.status().message() +
+                              "); nothing of this request was accepted");
+      }
+      batch->journal_offset = *at;
+      batch->journal_end = *at + 4 + head.size() + body_size;
+    }
     queued_messages_ += n;
     queued_bytes_ += bytes;
     queue_.push_back(std::move(batch));
@@ -327,12 +475,27 @@ size_t HttpIngestSource::queued_messages() const {
 Result<PollState> HttpIngestSource::Poll(MessageHandler& handler, size_t max_messages) {
   if (parser_ == nullptr) return PollState::kIdle;
   size_t handled = 0;
+  size_t handled_queued = 0;  // of them, from queue_ (not replayed from the journal)
   size_t released_bytes = 0;
+  auto finish_current = [&] {
+    if (!current_->replayed) released_bytes += current_->bytes;
+    if (journaling_ != nullptr) journaling_->next_offset = current_->journal_end;
+    current_.reset();
+  };
   while (handled < max_messages) {
     if (current_ == nullptr || current_next_ >= current_->spans.size()) {
-      if (current_ != nullptr) {
-        released_bytes += current_->bytes;
-        current_.reset();
+      if (current_ != nullptr) finish_current();
+      if (journaling_ != nullptr && !journaling_->replay_done) {
+        Result<std::unique_ptr<Batch>> replayed = NextReplayed();
+        if (!replayed.ok()) return replayed.status();
+        if (*replayed != nullptr) {
+          current_ = std::move(replayed).value();
+          current_next_ = 0;
+          if (current_->journal_offset == journaling_->replay_from) {
+            current_next_ = std::min(journaling_->replay_skip, current_->spans.size());
+          }
+          continue;
+        }
       }
       std::lock_guard<std::mutex> lock(mu_);
       if (queue_.empty()) break;
@@ -353,14 +516,16 @@ Result<PollState> HttpIngestSource::Poll(MessageHandler& handler, size_t max_mes
                                                 std::to_string(span.index)));
     }
     ++handled;
+    if (!current_->replayed) {
+      ++handled_queued;
+    } else {
+      ++journaling_->replayed;
+    }
   }
-  if (current_ != nullptr && current_next_ >= current_->spans.size()) {
-    released_bytes += current_->bytes;
-    current_.reset();
-  }
-  if (handled > 0 || released_bytes > 0) {
+  if (current_ != nullptr && current_next_ >= current_->spans.size()) finish_current();
+  if (handled_queued > 0 || released_bytes > 0) {
     std::lock_guard<std::mutex> lock(mu_);
-    queued_messages_ -= handled;
+    queued_messages_ -= handled_queued;
     queued_bytes_ -= released_bytes;
     room_.notify_all();
   }

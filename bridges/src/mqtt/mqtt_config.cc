@@ -107,7 +107,8 @@ void CheckMqttSink(const SinkSettings& s, const RulesFile& file, ConfigErrors& e
   if (n["timeout"]) (void)ReadDurationMs(n["timeout"], "sink 'mqtt' timeout", errors);
 }
 
-Result<std::unique_ptr<Source>> BuildMqttSource(const SourceSettings& s, const RulesFile& file, Logger* logger) {
+Result<std::unique_ptr<Source>> BuildMqttSource(const SourceSettings& s, const RulesFile& file, Logger* logger,
+                                                const std::string& journal_dir) {
   ConfigErrors errors(file.path);
   const YAML::Node& n = s.kind_node;
   MqttSourceOptions o;
@@ -118,6 +119,7 @@ Result<std::unique_ptr<Source>> BuildMqttSource(const SourceSettings& s, const R
   o.format = s.format;
   o.allowed_lateness_ms = s.allowed_lateness_ms;
   if (n["queue_messages"]) o.queue_messages = n["queue_messages"].as<size_t>();
+  o.journal_dir = journal_dir;
   MqttConnectionSettings c = ReadMqttConnection(n, "mqtt source '" + s.name + "'", file.directory,
                                                 DefaultMqttClientId(s.name), errors);
   if (!errors.empty()) return Status::InvalidArgument(Joined(errors));

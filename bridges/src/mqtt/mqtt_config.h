@@ -14,7 +14,9 @@ namespace vigil::bridges {
 
 void CheckMqttSource(const SourceSettings& s, const RulesFile& file, ConfigErrors& errors);
 void CheckMqttSink(const SinkSettings& s, const RulesFile& file, ConfigErrors& errors);
-Result<std::unique_ptr<Source>> BuildMqttSource(const SourceSettings& s, const RulesFile& file, Logger* logger);
+// `journal_dir`: where the source journals what it accepted (empty: no journal).
+Result<std::unique_ptr<Source>> BuildMqttSource(const SourceSettings& s, const RulesFile& file, Logger* logger,
+                                                const std::string& journal_dir = {});
 // The sink alone (no outbox: the caller wraps it).
 Result<std::unique_ptr<Sink>> BuildMqttSink(const SinkSettings& s, const RulesFile& file, Logger* logger);
 

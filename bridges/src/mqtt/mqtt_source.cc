@@ -5,8 +5,12 @@
 
 #include <simdjson.h>
 
+#include <cstdlib>
+
+#include "journal/ingest_journal.h"
 #include "mqtt/mqtt_session.h"
 #include "mqtt/topic_pattern.h"
+#include "vigil/engine/codec.h"
 #include "vigil/engine/json_parser.h"
 #include "vigil/engine/topic_filter.h"
 
@@ -14,7 +18,26 @@ namespace vigil::bridges {
 
 namespace {
 constexpr size_t kFilterCacheMax = 100000;  // distinct topics remembered for `match: {topic}`
+
+// A message's journal record: this head, then the payload.
+std::string JournalHead(const mqtt::message& m) {
+  std::string h;
+  PutFixed8(&h, m.is_retained() ? 1 : 0);
+  PutFixed8(&h, static_cast<uint8_t>(m.get_qos()));
+  PutBytes(&h, m.get_topic());
+  return h;
 }
+}  // namespace
+
+struct MqttSource::Journaling {
+  std::unique_ptr<IngestJournal> journal;
+  std::unique_ptr<IngestJournal::Reader> replay;  // messages accepted before a restart
+  uint64_t replay_from = 0;  // offset to replay from (begin, or Resume's)
+  uint64_t replay_end = 0;   // the journal's end at Open: later messages are in queue_
+  bool replay_done = false;
+  uint64_t replayed = 0;
+  uint64_t next_offset = 0;  // offset of the next message to hand over
+};
 
 MqttSource::MqttSource(MqttSourceOptions options, const MqttConnectionSettings& connection, Logger* logger)
     : options_(std::move(options)), logger_(logger),
@@ -54,6 +77,18 @@ Status MqttSource::Open(const Schema& schema, TagInterner* tags) {
     const std::string& name = schema.tag_name(i);
     if (name.rfind(kTopicFilterTagPrefix, 0) == 0) filters_.emplace_back(name.substr(kTopicFilterTagPrefix.size()), i);
   }
+  if (!options_.journal_dir.empty()) {  // before the session: what it brings goes after replay_end
+    Result<std::unique_ptr<IngestJournal>> journal = IngestJournal::Open(options_.journal_dir);
+    if (!journal.ok()) return journal.status();
+    auto j = std::make_unique<Journaling>();
+    j->journal = std::move(journal).value();
+    // With no checkpointed position, every message still in the journal was
+    // accepted and never durably processed.
+    j->replay_from = j->next_offset = j->journal->begin();
+    j->replay_end = j->journal->end();
+    std::lock_guard<std::mutex> lock(mu_);
+    journaling_ = std::move(j);
+  }
   return session_->Start(
       [this](mqtt::async_client& client) {
         client.set_message_callback([this](mqtt::const_message_ptr msg) { OnArrived(std::move(msg)); });
@@ -78,7 +113,20 @@ void MqttSource::OnArrived(std::shared_ptr<const mqtt::message> msg) {
   }
   // Once closed, what still arrives is queued anyway: Poll drains it before
   // the engine stops, nothing acknowledged is dropped.
-  queue_.push_back(std::move(msg));
+  Item item{std::move(msg)};
+  if (journaling_ != nullptr) {  // in the journal before Paho gets the callback back, in queue order
+    const std::string head = JournalHead(*item.msg);
+    const std::string& payload = item.msg->get_payload_str();
+    Result<uint64_t> at = journaling_->journal->Append(head, payload);
+    if (at.ok()) {
+      item.journal_offset = *at;
+      item.journal_end = *at + 4 + head.size() + payload.size();
+    } else if (journal_errors_.fetch_add(1, std::memory_order_relaxed) % 10000 == 0 && logger_ != nullptr) {
+      logger_->Log(LogLevel::kError, "mqtt source '" + options_.name + "': " + at.status().message() +
+                                         "; the message is processed but would be lost by a crash");
+    }
+  }
+  queue_.push_back(std::move(item));
   if (queue_.size() == 1 && waker_ != nullptr) waker_->Wake();  // the router may be waiting
 }
 
@@ -107,7 +155,90 @@ void MqttSource::AddTopicTags(const std::string& topic, bool retained, ParsedMes
   for (uint32_t slot : it->second) out->tags[slot] = matched_id_;
 }
 
+std::string MqttSource::Position() const {
+  return journaling_ == nullptr ? std::string() : std::to_string(journaling_->next_offset);
+}
+
+Status MqttSource::Resume(std::string_view position) {
+  if (journaling_ == nullptr || position.empty()) return Status::Ok();
+  const std::string text(position);
+  char* end = nullptr;
+  const uint64_t offset = std::strtoull(text.c_str(), &end, 10);
+  if (end != text.c_str() + text.size()) {
+    return Status::InvalidArgument("mqtt source '" + options_.name + "': unreadable position '" + text + "'");
+  }
+  Journaling& j = *journaling_;
+  if (offset < j.journal->begin()) {
+    return Status::Corruption("mqtt source '" + options_.name + "': the journal in " + j.journal->dir() +
+                              " starts at " + std::to_string(j.journal->begin()) +
+                              ", after the checkpointed position " + text + " (segments removed by hand?)");
+  }
+  j.replay_from = j.next_offset = std::min(offset, j.replay_end);
+  return Status::Ok();
+}
+
+void MqttSource::OnCheckpointDurable(std::string_view position) {
+  if (journaling_ != nullptr) journaling_->journal->Release(std::strtoull(std::string(position).c_str(), nullptr, 10));
+}
+
+Result<MqttSource::Item> MqttSource::NextReplayed() {
+  Journaling& j = *journaling_;
+  if (j.replay == nullptr) j.replay = j.journal->Read(j.replay_from, j.replay_end);
+  std::string record;
+  uint64_t offset = 0;
+  Result<bool> more = j.replay->Next(&record, &offset);
+  if (!more.ok()) return more.status();
+  if (!*more) {
+    j.replay_done = true;
+    j.replay.reset();
+    if (j.replayed > 0 && logger_ != nullptr) {
+      logger_->Log(LogLevel::kInfo, "mqtt source '" + options_.name + "': replayed " + std::to_string(j.replayed) +
+                                        " messages accepted before the restart from its journal " + j.journal->dir());
+    }
+    return Item{};
+  }
+  Decoder in(record);
+  uint8_t retained = 0, qos = 0;
+  std::string_view topic;
+  if (!in.GetFixed8(&retained) || !in.GetFixed8(&qos) || !in.GetBytes(&topic) || qos > 2) {
+    return Status::Corruption("mqtt source '" + options_.name + "': unreadable journal record at offset " +
+                              std::to_string(offset) + " in " + j.journal->dir());
+  }
+  const std::string_view payload = std::string_view(record).substr(record.size() - in.remaining());
+  Item item;
+  item.msg = mqtt::make_message(std::string(topic), payload.data(), payload.size(), qos, retained != 0);
+  item.journal_offset = offset;
+  item.journal_end = offset + 4 + record.size();
+  ++j.replayed;
+  return item;
+}
+
+void MqttSource::Handle(const Item& item, MessageHandler& handler) {
+  const mqtt::message& msg = *item.msg;
+  const std::string& payload = msg.get_payload_str();
+  const RejectReason r = parser_->Parse(payload.data(), payload.size(), payload.capacity(), &message_);
+  if (r != RejectReason::kNone) {
+    where_ = parser_->Annotate(r, msg.get_topic());
+    handler.OnReject(r, payload, where_);
+  } else {
+    AddTopicTags(msg.get_topic(), msg.is_retained(), &message_);
+    handler.OnMessage(message_);
+  }
+  if (journaling_ != nullptr && item.journal_end != 0) journaling_->next_offset = item.journal_end;
+}
+
 Result<PollState> MqttSource::Poll(MessageHandler& handler, size_t max_messages) {
+  if (journaling_ != nullptr && !journaling_->replay_done) {
+    size_t replayed = 0;
+    while (replayed < max_messages) {
+      Result<Item> item = NextReplayed();
+      if (!item.ok()) return item.status();
+      if (item->msg == nullptr) break;
+      Handle(*item, handler);
+      ++replayed;
+    }
+    if (replayed > 0) return PollState::kActive;
+  }
   if (draining_.empty()) {
     std::lock_guard<std::mutex> lock(mu_);
     const size_t n = std::min(max_messages, queue_.size());
@@ -120,18 +251,10 @@ Result<PollState> MqttSource::Poll(MessageHandler& handler, size_t max_messages)
   if (draining_.empty()) return PollState::kIdle;
   size_t done = 0;
   while (!draining_.empty() && done < max_messages) {
-    std::shared_ptr<const mqtt::message> msg = std::move(draining_.front());
+    Item item = std::move(draining_.front());
     draining_.pop_front();
     ++done;
-    const std::string& payload = msg->get_payload_str();
-    const RejectReason r = parser_->Parse(payload.data(), payload.size(), payload.capacity(), &message_);
-    if (r != RejectReason::kNone) {
-      where_ = parser_->Annotate(r, msg->get_topic());
-      handler.OnReject(r, payload, where_);
-      continue;
-    }
-    AddTopicTags(msg->get_topic(), msg->is_retained(), &message_);
-    handler.OnMessage(message_);
+    Handle(item, handler);
   }
   return PollState::kActive;
 }

@@ -534,6 +534,10 @@ Status StateStore::Destroy(const std::string& state_dir) {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);
   if (ec) return Status::IoError("cannot remove the state database '" + path + "': " + ec.message());
+  // The journals of push sources (bridges' JournalDir): their positions were in the database.
+  const std::string journal = state_dir + "/journal";
+  std::filesystem::remove_all(journal, ec);
+  if (ec) return Status::IoError("cannot remove the source journals '" + journal + "': " + ec.message());
   return Status::Ok();
 }
 

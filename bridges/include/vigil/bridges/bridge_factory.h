@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,6 +27,9 @@ namespace vigil::bridges {
 struct BridgeContext {
   Logger* logger = nullptr;
   StateStore* state = nullptr;
+  // The state dir: push sources (HTTP ingest, MQTT) journal what they
+  // accept under STATE_DIR/journal/<source> (empty: no journal).
+  std::string state_dir;
   // An alert a sink's peer rejected for good (HTTP 4xx): never retried.
   // Called on the thread that flushes the sink, with the sink's name, the
   // alert JSON and the reason. Optional (they are logged anyway).
@@ -47,6 +51,10 @@ Result<std::vector<std::unique_ptr<Source>>> BuildSources(const RulesFile& file,
 // naming its position.
 Result<std::vector<std::unique_ptr<Sink>>> BuildSinks(const RulesFile& file, bool interactive,
                                                       const BridgeContext& context = {});
+
+// Where a push source journals what it accepted: STATE_DIR/journal/<name>,
+// the name made safe for a file name (empty when `state_dir` is).
+std::string JournalDir(const std::string& state_dir, const std::string& source);
 
 // Resolves `path` against `dir` unless it is absolute or "-".
 std::string ResolvePath(const std::string& dir, const std::string& path);

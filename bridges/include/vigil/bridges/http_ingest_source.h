@@ -17,9 +17,21 @@
 // than the whole queue is accepted when the queue is empty. Nothing accepted
 // is ever dropped.
 //
+// Durability: with a journal (`journal_dir`, set by `vigil run` to
+// STATE_DIR/journal/<source> when there is a state dir), Submit() appends
+// the request (its body and where each message is) to an IngestJournal
+// before it answers 202, in queue order; Position() is the journal offset
+// of the next message to hand over ("<record offset>:<message index>"), so
+// checkpoints cover it, and after a crash (kill -9) Poll() first replays
+// the journal from the checkpointed position: nothing answered 202 is
+// lost. A request the journal cannot take (disk full) is answered 503.
+// Without a journal Position() is empty: what was queued dies with the
+// process.
+//
 // Thread-safety: Submit() and the counters from any thread, concurrently;
-// Open() and Poll() from the router thread; Close() from any thread (wakes
-// waiting Submit()s, which then answer 503).
+// Open(), Resume(), Poll(), Position() and OnCheckpointDurable() from the
+// router thread; Close() from any thread (wakes waiting Submit()s, which
+// then answer 503).
 #pragma once
 
 #include <atomic>
@@ -33,6 +45,7 @@
 #include <string>
 #include <string_view>
 
+#include "vigil/engine/logger.h"
 #include "vigil/engine/message.h"
 #include "vigil/engine/source.h"
 
@@ -54,6 +67,10 @@ struct HttpIngestSourceOptions {
   std::chrono::milliseconds enqueue_timeout{2000};
   // Rejections listed in a response (all are counted). Default: 100.
   size_t max_listed_errors = 100;
+  // Directory of the journal of accepted requests; empty: none.
+  std::string journal_dir;
+  // Where the replay of the journal after a restart is reported (optional).
+  Logger* logger = nullptr;
 };
 
 // What Submit() answers: an HTTP status and its JSON body.
@@ -86,6 +103,9 @@ class HttpIngestSource final : public Source {
     Close();
     return true;
   }
+  std::string Position() const override;
+  Status Resume(std::string_view position) override;
+  void OnCheckpointDurable(std::string_view position) override;
 
   // Any HTTP thread. `content_type` is the request's Content-Type header
   // (parameters such as charset are ignored; empty: sniffed from the body).
@@ -104,6 +124,8 @@ class HttpIngestSource final : public Source {
  private:
   struct Batch;
   bool Enqueue(std::unique_ptr<Batch> batch);
+  // The next journal record to replay as a batch; null when none is left.
+  Result<std::unique_ptr<Batch>> NextReplayed();
 
   HttpIngestSourceOptions options_;
   SourceWaker* waker_ = nullptr;
@@ -111,6 +133,10 @@ class HttpIngestSource final : public Source {
   std::unique_ptr<Batch> current_;             // router thread: the batch being drained
   size_t current_next_ = 0;
   ParsedMessage message_;
+
+  // The journal and the replay after a restart (null: no journal).
+  struct Journaling;
+  std::unique_ptr<Journaling> journaling_;
 
   mutable std::mutex mu_;
   std::condition_variable room_;

@@ -16,7 +16,14 @@
 // Subscriptions are (re)made after every connect, at `qos` (0/1/2); with
 // `clean_start: false` (the default) the broker keeps the session while vigil
 // is down and delivers the QoS 1/2 messages published meanwhile.
-// MQTT has no replayable position: Position() is empty (see docs/durability.md).
+// With a journal (`journal_dir`, STATE_DIR/journal/<source> under `vigil
+// run`), the callback appends every message (topic, retained flag,
+// payload) to an IngestJournal before it returns to Paho, in queue order;
+// Position() is the journal offset of the next message to hand over, and
+// after a crash Poll() first replays the journal from the checkpointed
+// position. Paho C acknowledges a QoS 1 message (PUBACK) when it reads it,
+// just before it calls the callback: only that one message can be lost by
+// a kill -9 (docs/durability.md). Without a journal Position() is empty.
 //
 // Thread-safety: Open/Poll on the router thread; counters, connected() and
 // ReportMetrics from any thread; the message callback on Paho's thread.
@@ -58,6 +65,7 @@ struct MqttSourceOptions {
   MessageFormat format;
   int64_t allowed_lateness_ms = 0;
   size_t queue_messages = 65536;            // Default: 65,536 messages between Paho and the router
+  std::string journal_dir;                  // the journal of accepted messages; empty: none
 };
 
 class MqttSource final : public Source {
@@ -80,14 +88,27 @@ class MqttSource final : public Source {
     Close();
     return true;
   }
+  std::string Position() const override;
+  Status Resume(std::string_view position) override;
+  void OnCheckpointDurable(std::string_view position) override;
 
   // Stops the session; Poll() still drains what was queued.
   void Close();
   size_t queued_messages() const;
 
  private:
+  // A message and its journal record (offset, offset after it; 0, 0: none).
+  struct Item {
+    std::shared_ptr<const mqtt::message> msg;
+    uint64_t journal_offset = 0;
+    uint64_t journal_end = 0;
+  };
+  struct Journaling;
   void OnArrived(std::shared_ptr<const mqtt::message> msg);
   void AddTopicTags(const std::string& topic, bool retained, ParsedMessage* out);
+  void Handle(const Item& item, MessageHandler& handler);
+  // The next message replayed from the journal; its msg is null when none is left.
+  Result<Item> NextReplayed();
 
   MqttSourceOptions options_;
   Logger* logger_;
@@ -104,19 +125,21 @@ class MqttSource final : public Source {
   uint32_t true_id_ = 0, false_id_ = 0, matched_id_ = 0;
   std::vector<std::pair<std::string, uint32_t>> filters_;             // (filter, schema slot)
   std::unordered_map<std::string, std::vector<uint32_t>> filter_cache_;  // topic -> matching filter slots
-  std::deque<std::shared_ptr<const mqtt::message>> draining_;
+  std::deque<Item> draining_;
   ParsedMessage message_;
   std::string where_;
+  std::unique_ptr<Journaling> journaling_;  // null: no journal
 
   mutable std::mutex mu_;
   std::condition_variable room_;
-  std::deque<std::shared_ptr<const mqtt::message>> queue_;
+  std::deque<Item> queue_;
   bool closed_ = false;
 
   std::atomic<uint64_t> received_{0};
   std::atomic<uint64_t> bytes_{0};
   std::atomic<uint64_t> retained_{0};
   std::atomic<uint64_t> waits_{0};   // times the callback waited for room (backpressure)
+  std::atomic<uint64_t> journal_errors_{0};  // messages the journal could not take (queued all the same)
 };
 
 }  // namespace vigil::bridges

@@ -83,8 +83,9 @@ class StateStore {
   // meet a full disk).
   static Result<std::unique_ptr<StateStore>> Open(const std::string& state_dir, bool read_only = false,
                                                   uint64_t min_free_bytes = kMinFreeBytes);
-  // Deletes the database of STATE_DIR (`--reset-state`); the rest of the
-  // directory (dead letters) stays.
+  // Deletes the database of STATE_DIR (`--reset-state`) and the journals of
+  // push sources (STATE_DIR/journal); the rest of the directory (dead
+  // letters) stays.
   static Status Destroy(const std::string& state_dir);
 
   ~StateStore();
