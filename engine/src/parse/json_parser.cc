@@ -415,8 +415,8 @@ struct JsonMessageParser::Impl {
         if (v.get_object().get(obj)) return RejectReason::kInvalidJson;
         return WalkObject(obj, node.children, depth + 1);
       }
-      default:  // null, array: never a timestamp
-        SetTs(node, "", true);
+      default:  // array: never a timestamp; null: a missing field (the next candidate decides)
+        if (type != od::json_type::null) SetTs(node, "", true);
         return Consume(v, depth);
     }
   }

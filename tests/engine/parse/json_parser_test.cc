@@ -223,6 +223,17 @@ TEST(JsonMessageParserTest, BadTimestamp) {
   EXPECT_EQ(h.Parse(R"({"timestamp":"soon"})"), RejectReason::kBadTimestamp);
   // A lower-priority candidate is not read once ts is there and bad.
   EXPECT_EQ(h.Parse(R"({"ts":"yesterday","time":1732233600})"), RejectReason::kBadTimestamp);
+  EXPECT_EQ(h.Parse(R"({"ts":[1732233600]})"), RejectReason::kBadTimestamp);
+}
+
+// null is a missing field: a null timestamp candidate leaves the choice to
+// the next one, or to the ingest time when none is left.
+TEST(JsonMessageParserTest, NullTimestampIsMissing) {
+  Harness h;
+  EXPECT_EQ(h.Ts(R"({"ts":null,"timestamp":1732233600})"), 1732233600000);
+  EXPECT_EQ(h.Ts(R"({"time":1732233601,"ts":null})"), 1732233601000);
+  ASSERT_EQ(h.Parse(R"({"ts":null,"temp":1})"), RejectReason::kNone);
+  EXPECT_FALSE(h.msg().has_ts);
 }
 
 // ---------------------------------------------------------------- fields and tags
