@@ -13,7 +13,7 @@ PACKAGES=(
   prometheus-cpp-dev libcurl4-openssl-dev libspdlog-dev
   libcivetweb-dev civetweb  # civetweb: its CMake package checks for /usr/bin/civetweb
   # tests, benchmarks and demo
-  python3 curl openssl mosquitto mosquitto-clients kcat time prometheus chromium
+  python3 python3-yaml curl openssl mosquitto mosquitto-clients kcat time prometheus chromium
   influxdb  # influxd 1.6.7 for the influxdb sink test
   libmosquitto-dev  # bench/mqtt's latency probe tool
   # fuzzing (scripts/fuzz.sh): clang 14 and its libFuzzer/sanitizer runtime
