@@ -277,6 +277,16 @@ void MqttSource::ReportMetrics(std::vector<BridgeMetric>* out) const {
                   T::kCounter, l, static_cast<double>(session_->connects())});
   out->push_back({"vigil_mqtt_connection_losses_total", "MQTT connections lost.", T::kCounter, l,
                   static_cast<double>(session_->connection_losses())});
+  bool journaled = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);  // Open sets journaling_ on the router thread
+    journaled = journaling_ != nullptr;
+  }
+  if (journaled) {
+    out->push_back({"vigil_source_journal_errors_total",
+                    "Accepted messages a source's journal could not take (processed, but a crash would lose them).",
+                    T::kCounter, l, static_cast<double>(journal_errors_.load(std::memory_order_relaxed))});
+  }
   out->push_back({"vigil_source_backpressure_waits_total",
                   "Times a broker source waited for room in its queue (the pipeline was behind).", T::kCounter, l,
                   static_cast<double>(waits_.load(std::memory_order_relaxed))});
