@@ -81,6 +81,17 @@ expect_grep "$tmp/err" "cannot open '$tmp/missing.ndjson'" "replay names the mis
 expect_rc 0 "replay from stdin" bash -c "\"$vigil\" replay \"$tmp/good.yaml\" - <\"$tmp/data.ndjson\""
 expect_grep "$tmp/out" '"state":"raised"' "replay from stdin emits alerts"
 
+# A UTF-8 byte-order mark before the first line (spreadsheet exports) is
+# not part of the data: the CSV header's first column is "ts", the first
+# NDJSON line is JSON.
+printf '\xef\xbb\xbfts,device,temp\n1732233600000,a,31\n' >"$tmp/bom.csv"
+printf '\xef\xbb\xbf{"ts":1732233600000,"device":"b","temp":31}\n' >"$tmp/bom.ndjson"
+expect_rc 0 "replay of files starting with a byte-order mark" "$vigil" replay "$tmp/good.yaml" "$tmp/bom.csv" "$tmp/bom.ndjson" \
+  --stats "$tmp/bom.json" --no-progress
+expect_grep "$tmp/out" '"key":{"device":"a"},"state":"raised","severity":"warning","ts":1732233600000' "BOM: the CSV header's ts column is read"
+expect_grep "$tmp/out" '"key":{"device":"b"},"state":"raised"' "BOM: the first NDJSON line is read"
+expect_grep "$tmp/bom.json" '"rejected_total":0' "BOM: nothing rejected"
+
 # engine.key_ttl: a key silent for longer than the TTL loses its state, but
 # never while a rule's sliding window still reaches its samples (here a
 # 1-hour average): eviction does not change results.

@@ -78,12 +78,21 @@ bool LineReader::Fill() {
   return true;
 }
 
+// The first line of a file without the UTF-8 byte-order mark that editors
+// and spreadsheet exports put before it (a CSV header would otherwise name
+// its first column "\xEF\xBB\xBFts", an NDJSON line would not be JSON).
+static std::string_view WithoutBom(std::string_view line, bool first_in_file) {
+  if (first_in_file && line.size() >= 3 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.remove_prefix(3);
+  return line;
+}
+
 LineReader::Next LineReader::NextLine(std::string_view* line, size_t* capacity, bool at_eof_final) {
   while (true) {
     const char* start = buf_.data() + begin_;
     const char* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - begin_));
     if (nl != nullptr) {
       const size_t len = static_cast<size_t>(nl - start);
+      const bool first = consumed_ == 0;
       begin_ += len + 1;
       consumed_ += len + 1;
       if (skipping_) {
@@ -91,8 +100,8 @@ LineReader::Next LineReader::NextLine(std::string_view* line, size_t* capacity, 
         continue;  // the tail of an oversize line, already reported
       }
       ++line_number_;
-      *line = std::string_view(start, len);
-      *capacity = buf_.size() - static_cast<size_t>(start - buf_.data());
+      *line = WithoutBom(std::string_view(start, len), first);
+      *capacity = buf_.size() - static_cast<size_t>(line->data() - buf_.data());
       return Next::kLine;
     }
     if (end_ - begin_ > max_line_) {  // oversize: report its beginning, skip the rest
@@ -111,6 +120,7 @@ LineReader::Next LineReader::NextLine(std::string_view* line, size_t* capacity, 
     if (Fill()) continue;
     if (at_eof_final && end_ > begin_) {  // last line without '\n'
       const size_t len = end_ - begin_;
+      const bool first = consumed_ == 0;
       begin_ = end_;
       consumed_ += len;
       ++line_number_;
@@ -118,8 +128,8 @@ LineReader::Next LineReader::NextLine(std::string_view* line, size_t* capacity, 
         skipping_ = false;
         return Next::kEndOfData;
       }
-      *line = std::string_view(start, len);
-      *capacity = buf_.size() - static_cast<size_t>(start - buf_.data());
+      *line = WithoutBom(std::string_view(start, len), first);
+      *capacity = buf_.size() - static_cast<size_t>(line->data() - buf_.data());
       return Next::kLine;
     }
     return Next::kEndOfData;
