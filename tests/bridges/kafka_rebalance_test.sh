@@ -8,21 +8,10 @@
 # crash, so no replay is allowed). The checkpoint interval is an hour: only
 # the revoke makes a checkpoint before the end.
 #   kafka_rebalance_test.sh PATH/TO/vigil
-set -u
 vigil=$(realpath "$1")
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$tmp"; }
-trap cleanup EXIT
-fails=0
-ok() { echo "ok   $1"; }
-fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
+# tmp, pids (stopped at exit), ok/fail/finish, free_port, wait_for: tests/lib/test_lib.sh
+source "$(cd "$(dirname "$0")" && pwd)/../lib/test_lib.sh"
 die() { fail "$1"; for f in "$tmp"/*.log; do echo "--- $f"; tail -15 "$f"; done; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_for() {  # wait_for SECONDS CMD...: until CMD succeeds
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do [ $SECONDS -lt $deadline ] || return 1; sleep 0.2; done
-}
 cd "$tmp"
 
 "$vigil" sim --kafka-mock --topic data --partitions 8 >mock.out 2>mock.log &
@@ -102,5 +91,4 @@ wait "$run_a"; rc_a=$?
 wait "$run_b"; rc_b=$?
 [ "$rc_a" = 0 ] && [ "$rc_b" = 0 ] && ok "SIGTERM: both exit 0" || fail "exit codes $rc_a $rc_b"
 
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

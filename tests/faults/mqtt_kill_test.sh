@@ -14,6 +14,8 @@
 vigil=$(realpath "$1")
 # tmp, pids (stopped at exit), ok/fail, free_port, wait_for, metric, alert_set: tests/lib/test_lib.sh
 source "$(cd "$(dirname "$0")" && pwd)/../lib/test_lib.sh"
+# kill_test_rules, replay_expected, expect_alerts_as_replay
+source "$(cd "$(dirname "$0")" && pwd)/kill_lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
 command -v mosquitto >/dev/null || { echo "mosquitto not installed: skipped"; exit 77; }
 
@@ -38,21 +40,9 @@ http: {listen: "127.0.0.1:$hport"}
 sources:
   - name: plant
     mqtt: {url: "tcp://127.0.0.1:$mport", client_id: vigil-kill, topics: [sensors], qos: 1, clean_start: false}
-rules:
-  - name: hot
-    key: [device]
-    when: temp > 30
-    clear_when: temp < 28
-  - name: zone-cool
-    key: [zone, device]
-    when: temp < 20
-sinks:
-  - file: {path: alerts.ndjson}
 YAML
-"$vigil" replay "$tmp/rules.yaml" "$tmp/all.ndjson" --out "$tmp/replay.ndjson" 2>/dev/null || { fail "replay"; finish; }
-expected=$(alert_set "$tmp/replay.ndjson" | wc -l)
-[ "$expected" -gt 1000 ] && ok "replay: $expected alert transitions over $(wc -l <"$tmp/all.ndjson") messages" ||
-  fail "replay gave only $expected alerts"
+kill_test_rules >>"$tmp/rules.yaml"
+replay_expected "$tmp/all.ndjson"
 
 start() {  # start LOG: vigil run in $tmp, its pid in $vpid, once its source is connected
   (cd "$tmp" && exec "$vigil" run rules.yaml >/dev/null 2>"$1") &
@@ -97,9 +87,5 @@ kill -TERM "$vpid"
 wait "$vpid"
 rc=$?
 [ "$rc" = 0 ] && ok "SIGTERM: exit 0" || fail "vigil exit $rc"
-if cmp -s <(alert_set "$tmp/alerts.ndjson") <(alert_set "$tmp/replay.ndjson"); then
-  ok "alerts across the kill = vigil replay ($expected transitions; $(wc -l <"$tmp/alerts.ndjson") lines with repeats)"
-else
-  fail "alerts differ from the replay: $(comm -13 <(alert_set "$tmp/alerts.ndjson") <(alert_set "$tmp/replay.ndjson") | wc -l) missing, $(comm -23 <(alert_set "$tmp/alerts.ndjson") <(alert_set "$tmp/replay.ndjson") | wc -l) extra"
-fi
+expect_alerts_as_replay
 finish

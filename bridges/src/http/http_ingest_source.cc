@@ -10,7 +10,7 @@
 #include <limits>
 #include <vector>
 
-#include "journal/ingest_journal.h"
+#include "journal/journal_replay.h"
 #include "vigil/engine/alert_dispatcher.h"
 #include "vigil/engine/codec.h"
 #include "vigil/engine/json_parser.h"
@@ -93,14 +93,8 @@ struct HttpIngestSource::Batch {
 };
 
 struct HttpIngestSource::Journaling {
-  std::unique_ptr<IngestJournal> journal;
-  std::unique_ptr<IngestJournal::Reader> replay;  // records accepted before a restart
-  uint64_t replay_from = 0;  // record offset to replay from (begin, or Resume's)
-  size_t replay_skip = 0;    // messages of that record handed over before the restart
-  uint64_t replay_end = 0;   // the journal's end at Open: later records are in queue_
-  bool replay_done = false;
-  uint64_t replayed = 0;     // messages handed over from the replay
-  uint64_t next_offset = 0;  // record offset of the next batch to hand over
+  std::unique_ptr<JournalReplay> replay;
+  size_t skip = 0;  // messages of the first replayed record handed over before the restart
 };
 
 namespace {
@@ -242,21 +236,11 @@ HttpIngestSource::~HttpIngestSource() = default;
 Status HttpIngestSource::Open(const Schema& schema, TagInterner* tags) {
   parser_ = std::make_unique<JsonMessageParser>(schema, options_.format, tags);
   if (options_.journal_dir.empty()) return Status::Ok();
-  Result<std::unique_ptr<IngestJournal>> journal = IngestJournal::Open(options_.journal_dir);
-  if (!journal.ok()) return journal.status();
+  Result<std::unique_ptr<JournalReplay>> replay =
+      JournalReplay::Open(options_.journal_dir, "http source '" + options_.name + "'", options_.logger);
+  if (!replay.ok()) return replay.status();
   auto j = std::make_unique<Journaling>();
-  j->journal = std::move(journal).value();
-  // With no checkpointed position (none yet, or this source is new), every
-  // record still in the journal was accepted and never durably processed.
-  if (j->journal->truncated_at_open() > 0 && options_.logger != nullptr) {
-    options_.logger->Log(LogLevel::kWarn, "http source '" + options_.name + "': the journal " + j->journal->dir() +
-                                              " ended with a record cut short (" +
-                                              std::to_string(j->journal->truncated_at_open()) +
-                                              " bytes, a request never answered 202): removed");
-  }
-  j->replay_from = j->journal->begin();
-  j->replay_end = j->journal->end();
-  j->next_offset = j->replay_from;
+  j->replay = std::move(replay).value();
   std::lock_guard<std::mutex> lock(mu_);
   journaling_ = std::move(j);
   return Status::Ok();
@@ -267,60 +251,39 @@ std::string HttpIngestSource::Position() const {
   if (current_ != nullptr && current_next_ < current_->spans.size()) {
     return std::to_string(current_->journal_offset) + ":" + std::to_string(current_next_);
   }
-  const Journaling& j = *journaling_;
+  const JournalReplay& r = *journaling_->replay;
   // Before the replay started, the messages of its first record that were
   // handed over before the restart still count as handed over.
-  const size_t skip = !j.replay_done && j.replay == nullptr && j.next_offset == j.replay_from ? j.replay_skip : 0;
-  return std::to_string(j.next_offset) + ":" + std::to_string(skip);
+  const size_t skip = !r.done() && !r.started() && r.next_offset() == r.from() ? journaling_->skip : 0;
+  return std::to_string(r.next_offset()) + ":" + std::to_string(skip);
 }
 
 Status HttpIngestSource::Resume(std::string_view position) {
   if (journaling_ == nullptr || position.empty()) return Status::Ok();
-  const size_t colon = position.find(':');
   uint64_t offset = 0, skip = 0;
-  const std::string text(position);
-  char* end = nullptr;
-  offset = std::strtoull(text.c_str(), &end, 10);
-  if (colon == std::string_view::npos || end != text.c_str() + colon) {
-    return Status::InvalidArgument("http source '" + options_.name + "': unreadable position '" + text + "'");
+  std::string_view rest;
+  if (!JournalReplay::ParseOffset(position, &offset, &rest) || rest.empty() || rest[0] != ':' ||
+      !JournalReplay::ParseOffset(rest.substr(1), &skip, &rest) || !rest.empty()) {
+    return Status::InvalidArgument("http source '" + options_.name + "': unreadable position '" +
+                                   std::string(position) + "'");
   }
-  skip = std::strtoull(text.c_str() + colon + 1, &end, 10);
-  Journaling& j = *journaling_;
-  if (offset < j.journal->begin()) {
-    return Status::Corruption("http source '" + options_.name + "': the journal in " + j.journal->dir() +
-                              " starts at " + std::to_string(j.journal->begin()) + ", after the checkpointed position " +
-                              text + " (segments removed by hand?)");
-  }
-  j.replay_from = std::min(offset, j.replay_end);
-  j.replay_skip = offset <= j.replay_end ? skip : 0;
-  j.next_offset = j.replay_from;
+  Status st = journaling_->replay->ResumeAt(offset);
+  if (!st.ok()) return st;
+  journaling_->skip = journaling_->replay->from() == offset ? skip : 0;
   return Status::Ok();
 }
 
 void HttpIngestSource::OnCheckpointDurable(std::string_view position) {
-  if (journaling_ == nullptr) return;
-  journaling_->journal->Release(std::strtoull(std::string(position).c_str(), nullptr, 10));
+  if (journaling_ != nullptr) journaling_->replay->Release(position);
 }
 
 Result<std::unique_ptr<HttpIngestSource::Batch>> HttpIngestSource::NextReplayed() {
-  Journaling& j = *journaling_;
-  if (j.replay_done) return std::unique_ptr<Batch>();
-  if (j.replay == nullptr) j.replay = j.journal->Read(j.replay_from, j.replay_end);
+  JournalReplay& r = *journaling_->replay;
   std::string record;
   uint64_t offset = 0;
-  Result<bool> more = j.replay->Next(&record, &offset);
+  Result<bool> more = r.Next(&record, &offset);
   if (!more.ok()) return more.status();
-  if (!*more) {
-    j.replay_done = true;
-    j.replay.reset();
-    if (j.replayed > 0 && options_.logger != nullptr) {
-      options_.logger->Log(LogLevel::kInfo, "http source '" + options_.name + "': replayed " +
-                                                std::to_string(j.replayed) +
-                                                " messages accepted (202) before the restart from its journal " +
-                                                j.journal->dir());
-    }
-    return std::unique_ptr<Batch>();
-  }
+  if (!*more) return std::unique_ptr<Batch>();
   Decoder in(record);
   int64_t request = 0;
   uint32_t n = 0;
@@ -336,7 +299,7 @@ Result<std::unique_ptr<HttpIngestSource::Batch>> HttpIngestSource::NextReplayed(
   for (const Batch::Span& s : batch->spans) good = good && uint64_t{s.offset} + s.length <= body;
   if (!good) {
     return Status::Corruption("http source '" + options_.name + "': unreadable journal record at offset " +
-                              std::to_string(offset) + " in " + j.journal->dir());
+                              std::to_string(offset) + " in " + r.journal().dir());
   }
   batch->data.assign(record, record.size() - body, body);
   batch->data.append(simdjson::SIMDJSON_PADDING, ' ');
@@ -426,7 +389,8 @@ IngestResponse HttpIngestSource::Submit(std::string body, std::string_view conte
         flat.insert(flat.end(), {s.offset, s.length, s.index, static_cast<uint32_t>(s.rejected)});
       }
       const std::string head = JournalHead(batch->request, flat);
-      Result<uint64_t> at = journaling_->journal->Append(head, std::string_view(batch->data.data(), body_size));
+      Result<uint64_t> at =
+          journaling_->replay->journal().Append(head, std::string_view(batch->data.data(), body_size));
       if (!at.ok()) {
         return Error(503, "source '" + options_.name + "' cannot journal the request (" + at.status().message() +
                               "); nothing of this request was accepted");
@@ -479,20 +443,20 @@ Result<PollState> HttpIngestSource::Poll(MessageHandler& handler, size_t max_mes
   size_t released_bytes = 0;
   auto finish_current = [&] {
     if (!current_->replayed) released_bytes += current_->bytes;
-    if (journaling_ != nullptr) journaling_->next_offset = current_->journal_end;
+    if (journaling_ != nullptr) journaling_->replay->set_next_offset(current_->journal_end);
     current_.reset();
   };
   while (handled < max_messages) {
     if (current_ == nullptr || current_next_ >= current_->spans.size()) {
       if (current_ != nullptr) finish_current();
-      if (journaling_ != nullptr && !journaling_->replay_done) {
+      if (journaling_ != nullptr && !journaling_->replay->done()) {
         Result<std::unique_ptr<Batch>> replayed = NextReplayed();
         if (!replayed.ok()) return replayed.status();
         if (*replayed != nullptr) {
           current_ = std::move(replayed).value();
           current_next_ = 0;
-          if (current_->journal_offset == journaling_->replay_from) {
-            current_next_ = std::min(journaling_->replay_skip, current_->spans.size());
+          if (current_->journal_offset == journaling_->replay->from()) {
+            current_next_ = std::min(journaling_->skip, current_->spans.size());
           }
           continue;
         }
@@ -519,7 +483,7 @@ Result<PollState> HttpIngestSource::Poll(MessageHandler& handler, size_t max_mes
     if (!current_->replayed) {
       ++handled_queued;
     } else {
-      ++journaling_->replayed;
+      journaling_->replay->CountReplayed(1);
     }
   }
   if (current_ != nullptr && current_next_ >= current_->spans.size()) finish_current();

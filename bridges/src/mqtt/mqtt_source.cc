@@ -7,7 +7,7 @@
 
 #include <cstdlib>
 
-#include "journal/ingest_journal.h"
+#include "journal/journal_replay.h"
 #include "mqtt/mqtt_session.h"
 #include "mqtt/topic_pattern.h"
 #include "vigil/engine/codec.h"
@@ -30,13 +30,7 @@ std::string JournalHead(const mqtt::message& m) {
 }  // namespace
 
 struct MqttSource::Journaling {
-  std::unique_ptr<IngestJournal> journal;
-  std::unique_ptr<IngestJournal::Reader> replay;  // messages accepted before a restart
-  uint64_t replay_from = 0;  // offset to replay from (begin, or Resume's)
-  uint64_t replay_end = 0;   // the journal's end at Open: later messages are in queue_
-  bool replay_done = false;
-  uint64_t replayed = 0;
-  uint64_t next_offset = 0;  // offset of the next message to hand over
+  std::unique_ptr<JournalReplay> replay;
 };
 
 MqttSource::MqttSource(MqttSourceOptions options, const MqttConnectionSettings& connection, Logger* logger)
@@ -78,14 +72,11 @@ Status MqttSource::Open(const Schema& schema, TagInterner* tags) {
     if (name.rfind(kTopicFilterTagPrefix, 0) == 0) filters_.emplace_back(name.substr(kTopicFilterTagPrefix.size()), i);
   }
   if (!options_.journal_dir.empty()) {  // before the session: what it brings goes after replay_end
-    Result<std::unique_ptr<IngestJournal>> journal = IngestJournal::Open(options_.journal_dir);
-    if (!journal.ok()) return journal.status();
+    Result<std::unique_ptr<JournalReplay>> replay =
+        JournalReplay::Open(options_.journal_dir, "mqtt source '" + options_.name + "'", logger_);
+    if (!replay.ok()) return replay.status();
     auto j = std::make_unique<Journaling>();
-    j->journal = std::move(journal).value();
-    // With no checkpointed position, every message still in the journal was
-    // accepted and never durably processed.
-    j->replay_from = j->next_offset = j->journal->begin();
-    j->replay_end = j->journal->end();
+    j->replay = std::move(replay).value();
     std::lock_guard<std::mutex> lock(mu_);
     journaling_ = std::move(j);
   }
@@ -117,7 +108,7 @@ void MqttSource::OnArrived(std::shared_ptr<const mqtt::message> msg) {
   if (journaling_ != nullptr) {  // in the journal before Paho gets the callback back, in queue order
     const std::string head = JournalHead(*item.msg);
     const std::string& payload = item.msg->get_payload_str();
-    Result<uint64_t> at = journaling_->journal->Append(head, payload);
+    Result<uint64_t> at = journaling_->replay->journal().Append(head, payload);
     if (at.ok()) {
       item.journal_offset = *at;
       item.journal_end = *at + 4 + head.size() + payload.size();
@@ -156,60 +147,44 @@ void MqttSource::AddTopicTags(const std::string& topic, bool retained, ParsedMes
 }
 
 std::string MqttSource::Position() const {
-  return journaling_ == nullptr ? std::string() : std::to_string(journaling_->next_offset);
+  return journaling_ == nullptr ? std::string() : std::to_string(journaling_->replay->next_offset());
 }
 
 Status MqttSource::Resume(std::string_view position) {
   if (journaling_ == nullptr || position.empty()) return Status::Ok();
-  const std::string text(position);
-  char* end = nullptr;
-  const uint64_t offset = std::strtoull(text.c_str(), &end, 10);
-  if (end != text.c_str() + text.size()) {
-    return Status::InvalidArgument("mqtt source '" + options_.name + "': unreadable position '" + text + "'");
+  uint64_t offset = 0;
+  std::string_view rest;
+  if (!JournalReplay::ParseOffset(position, &offset, &rest) || !rest.empty()) {
+    return Status::InvalidArgument("mqtt source '" + options_.name + "': unreadable position '" +
+                                   std::string(position) + "'");
   }
-  Journaling& j = *journaling_;
-  if (offset < j.journal->begin()) {
-    return Status::Corruption("mqtt source '" + options_.name + "': the journal in " + j.journal->dir() +
-                              " starts at " + std::to_string(j.journal->begin()) +
-                              ", after the checkpointed position " + text + " (segments removed by hand?)");
-  }
-  j.replay_from = j.next_offset = std::min(offset, j.replay_end);
-  return Status::Ok();
+  return journaling_->replay->ResumeAt(offset);
 }
 
 void MqttSource::OnCheckpointDurable(std::string_view position) {
-  if (journaling_ != nullptr) journaling_->journal->Release(std::strtoull(std::string(position).c_str(), nullptr, 10));
+  if (journaling_ != nullptr) journaling_->replay->Release(position);
 }
 
 Result<MqttSource::Item> MqttSource::NextReplayed() {
-  Journaling& j = *journaling_;
-  if (j.replay == nullptr) j.replay = j.journal->Read(j.replay_from, j.replay_end);
+  JournalReplay& r = *journaling_->replay;
   std::string record;
   uint64_t offset = 0;
-  Result<bool> more = j.replay->Next(&record, &offset);
+  Result<bool> more = r.Next(&record, &offset);
   if (!more.ok()) return more.status();
-  if (!*more) {
-    j.replay_done = true;
-    j.replay.reset();
-    if (j.replayed > 0 && logger_ != nullptr) {
-      logger_->Log(LogLevel::kInfo, "mqtt source '" + options_.name + "': replayed " + std::to_string(j.replayed) +
-                                        " messages accepted before the restart from its journal " + j.journal->dir());
-    }
-    return Item{};
-  }
+  if (!*more) return Item{};
   Decoder in(record);
   uint8_t retained = 0, qos = 0;
   std::string_view topic;
   if (!in.GetFixed8(&retained) || !in.GetFixed8(&qos) || !in.GetBytes(&topic) || qos > 2) {
     return Status::Corruption("mqtt source '" + options_.name + "': unreadable journal record at offset " +
-                              std::to_string(offset) + " in " + j.journal->dir());
+                              std::to_string(offset) + " in " + r.journal().dir());
   }
   const std::string_view payload = std::string_view(record).substr(record.size() - in.remaining());
   Item item;
   item.msg = mqtt::make_message(std::string(topic), payload.data(), payload.size(), qos, retained != 0);
   item.journal_offset = offset;
   item.journal_end = offset + 4 + record.size();
-  ++j.replayed;
+  r.CountReplayed(1);
   return item;
 }
 
@@ -224,11 +199,11 @@ void MqttSource::Handle(const Item& item, MessageHandler& handler) {
     AddTopicTags(msg.get_topic(), msg.is_retained(), &message_);
     handler.OnMessage(message_);
   }
-  if (journaling_ != nullptr && item.journal_end != 0) journaling_->next_offset = item.journal_end;
+  if (journaling_ != nullptr && item.journal_end != 0) journaling_->replay->set_next_offset(item.journal_end);
 }
 
 Result<PollState> MqttSource::Poll(MessageHandler& handler, size_t max_messages) {
-  if (journaling_ != nullptr && !journaling_->replay_done) {
+  if (journaling_ != nullptr && !journaling_->replay->done()) {
     size_t replayed = 0;
     while (replayed < max_messages) {
       Result<Item> item = NextReplayed();
