@@ -209,16 +209,6 @@ class Validator {
   simdjson::dom::parser parser_;
 };
 
-// The journal record of a request: a head with the request number and its
-// spans, then the body (without the padding).
-std::string JournalHead(uint64_t request, const std::vector<uint32_t>& spans_flat) {
-  std::string h;
-  PutInt64(&h, static_cast<int64_t>(request));
-  PutFixed32(&h, static_cast<uint32_t>(spans_flat.size() / 4));
-  for (uint32_t v : spans_flat) PutFixed32(&h, v);
-  return h;
-}
-
 IngestResponse Error(int status, std::string_view message) {
   IngestResponse r;
   r.status = status;
@@ -306,7 +296,7 @@ Result<std::unique_ptr<HttpIngestSource::Batch>> HttpIngestSource::NextReplayed(
   batch->request = static_cast<uint64_t>(request);
   batch->bytes = body;
   batch->journal_offset = offset;
-  batch->journal_end = offset + 4 + record.size();
+  batch->journal_end = IngestJournal::RecordEnd(offset, record.size());
   batch->replayed = true;
   return batch;
 }
@@ -382,13 +372,18 @@ IngestResponse HttpIngestSource::Submit(std::string body, std::string_view conte
     }
     if (closed_) return Error(503, "source '" + options_.name + "' is shutting down; nothing of this request was accepted");
     if (journaling_ != nullptr) {
-      // In the journal before the 202, in queue order (under mu_).
-      std::vector<uint32_t> flat;
-      flat.reserve(batch->spans.size() * 4);
+      // In the journal before the 202, in queue order (under mu_). The
+      // record (read back by NextReplayed): request number, span count,
+      // each span (offset, length, index, reason), then the body.
+      std::string head;
+      PutInt64(&head, static_cast<int64_t>(batch->request));
+      PutFixed32(&head, static_cast<uint32_t>(batch->spans.size()));
       for (const Batch::Span& s : batch->spans) {
-        flat.insert(flat.end(), {s.offset, s.length, s.index, static_cast<uint32_t>(s.rejected)});
+        PutFixed32(&head, s.offset);
+        PutFixed32(&head, s.length);
+        PutFixed32(&head, s.index);
+        PutFixed32(&head, static_cast<uint32_t>(s.rejected));
       }
-      const std::string head = JournalHead(batch->request, flat);
       Result<uint64_t> at =
           journaling_->replay->journal().Append(head, std::string_view(batch->data.data(), body_size));
       if (!at.ok()) {
@@ -396,7 +391,7 @@ IngestResponse HttpIngestSource::Submit(std::string body, std::string_view conte
                               "); nothing of this request was accepted");
       }
       batch->journal_offset = *at;
-      batch->journal_end = *at + 4 + head.size() + body_size;
+      batch->journal_end = IngestJournal::RecordEnd(*at, head.size() + body_size);
     }
     queued_messages_ += n;
     queued_bytes_ += bytes;

@@ -143,7 +143,7 @@ Result<uint64_t> IngestJournal::Append(std::string_view head, std::string_view b
     }
   }
   const uint64_t offset = end_;
-  end_ += 4 + n;
+  end_ = RecordEnd(offset, n);
   // A new segment once this one is full; if it cannot be created, the full
   // one takes more (OpenSegment changes nothing when it fails).
   if (end_ - fd_start_ >= segment_bytes_) (void)OpenSegment(end_);

@@ -45,6 +45,8 @@ class IngestJournal {
   // Appends the record `head` + `body`; returns its offset. An error (the
   // disk is full) appends nothing.
   Result<uint64_t> Append(std::string_view head, std::string_view body);
+  // Offset after a record of `bytes` bytes at `offset` (its length prefix included).
+  static uint64_t RecordEnd(uint64_t offset, uint64_t bytes) { return offset + 4 + bytes; }
   // Offset after the newest record, and of the oldest record kept.
   uint64_t end() const;
   uint64_t begin() const;

@@ -111,7 +111,7 @@ void MqttSource::OnArrived(std::shared_ptr<const mqtt::message> msg) {
     Result<uint64_t> at = journaling_->replay->journal().Append(head, payload);
     if (at.ok()) {
       item.journal_offset = *at;
-      item.journal_end = *at + 4 + head.size() + payload.size();
+      item.journal_end = IngestJournal::RecordEnd(*at, head.size() + payload.size());
     } else if (journal_errors_.fetch_add(1, std::memory_order_relaxed) % 10000 == 0 && logger_ != nullptr) {
       logger_->Log(LogLevel::kError, "mqtt source '" + options_.name + "': " + at.status().message() +
                                          "; the message is processed but would be lost by a crash");
@@ -183,7 +183,7 @@ Result<MqttSource::Item> MqttSource::NextReplayed() {
   Item item;
   item.msg = mqtt::make_message(std::string(topic), payload.data(), payload.size(), qos, retained != 0);
   item.journal_offset = offset;
-  item.journal_end = offset + 4 + record.size();
+  item.journal_end = IngestJournal::RecordEnd(offset, record.size());
   r.CountReplayed(1);
   return item;
 }
